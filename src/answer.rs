@@ -1,0 +1,241 @@
+//! One request, start to finish, without HTTP: resolve the target, select hosts, render the
+//! bytes. The server and the `query` command both call [`answer`]; the result says everything
+//! a response needs (status, content type, body, redirect) plus what the logs and metrics
+//! want to know.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use rand::Rng;
+
+use crate::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
+use crate::render::{metalink, text};
+use crate::request::{Mode, Params};
+use crate::resolve::{resolve, Refusal};
+use crate::select::{select, Criteria, Group};
+use crate::snapshot::model::HostIdx;
+use crate::snapshot::Snapshot;
+
+pub const TEXT: &str = "text/plain";
+pub const METALINK: &str = "application/metalink+xml";
+
+/// Server-wide settings that shape answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Local hosts below this count add the global list (`-m`).
+    pub minimum: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { minimum: 5 }
+    }
+}
+
+/// Who is asking, as the HTTP layer worked it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    Addr(IpAddr),
+    /// An `ip=` value that is not an address.
+    BadIp,
+}
+
+/// Everything a response needs.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<&'static str>,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+    /// The group of the first host listed, if any (metrics).
+    pub first_group: Option<Group>,
+    /// The statistics log line, for requests with `repo` and `arch` that got this far.
+    pub stats_line: Option<String>,
+    /// The hosts listed and why, in order (the `query` command shows it).
+    pub trace: Vec<(HostIdx, Group)>,
+}
+
+impl Reply {
+    fn plain(status: u16, content_type: Option<&'static str>, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type,
+            location: None,
+            body,
+            first_group: None,
+            stats_line: None,
+            trace: Vec::new(),
+        }
+    }
+}
+
+/// Answers one request.
+pub fn answer<R: Rng + ?Sized>(
+    snapshot: &Snapshot,
+    mode: Mode,
+    params: &Params<'_>,
+    client: Client,
+    settings: &Settings,
+    rng: &mut R,
+    now: SystemTime,
+) -> Reply {
+    let pubdate = || httpdate::fmt_http_date(now);
+    let refuse = |refusal: &Refusal, message: &str| match mode {
+        Mode::Mirrorlist => Reply::plain(refusal.status(), None, message.as_bytes().to_vec()),
+        Mode::Metalink => Reply::plain(
+            refusal.status(),
+            Some(METALINK),
+            metalink::failure(&pubdate(), message),
+        ),
+    };
+    let target = match resolve(snapshot, params, mode) {
+        Ok(t) => t,
+        Err(Refusal::NoMetalink(what)) => {
+            let r = Refusal::NoMetalink(what.clone());
+            return refuse(&r, &format!("{what} not found or has not metalink"));
+        }
+        Err(r) => return refuse(&r, r.message()),
+    };
+    let ip = match client {
+        Client::Addr(ip) => ip,
+        Client::BadIp => return refuse(&Refusal::BadClientIp, Refusal::BadClientIp.message()),
+    };
+
+    let protocols: Option<Vec<&str>> = params.protocol.as_deref().map(|raw| {
+        let mut list: Vec<&str> = raw.split(',').collect();
+        list.sort_unstable();
+        list.dedup();
+        list
+    });
+    let criteria = Criteria {
+        client: Some(ip),
+        country: params.country.as_deref(),
+        netblock_matching: params.netblock_matching(),
+        protocols: protocols.as_deref(),
+        minimum: settings.minimum,
+    };
+    let selection = select(snapshot, target.dir, &criteria, rng);
+
+    let stats_line = target.stats.as_ref().map(|s| {
+        format!(
+            "IP: {ip}; DATE: {}; COUNTRY: {}; REPO: {}; ARCH: {}\n",
+            utc_date(now),
+            selection.client_country.as_deref().unwrap_or("N/A"),
+            s.repo,
+            s.arch
+        )
+    });
+    let mut header = target.header;
+    header.push_str(&selection.phrases);
+    if let Some(raw) = params.protocol.as_deref() {
+        header.push_str("protocol = ");
+        header.push_str(raw);
+    }
+    if params.time {
+        header.push_str("\n# database creation time: ");
+        header.push_str(&snapshot.generated_at().to_string());
+    }
+    let policy = |default| match protocols.as_deref() {
+        Some(list) => UrlPolicy::Protocols(list),
+        None => default,
+    };
+    let file = target.file.as_deref();
+    let mut reply = match mode {
+        Mode::Mirrorlist if params.redirect => {
+            match text::redirect_target(
+                snapshot,
+                target.dir,
+                file,
+                &selection.hosts,
+                protocols.as_deref(),
+            ) {
+                Some(url) => Reply {
+                    location: Some(url),
+                    ..Reply::plain(302, Some(TEXT), Vec::new())
+                },
+                None => Reply::plain(404, Some(TEXT), Vec::new()),
+            }
+        }
+        Mode::Mirrorlist => Reply::plain(
+            200,
+            Some(TEXT),
+            text::mirrorlist(
+                snapshot,
+                &header,
+                target.dir,
+                file,
+                &selection.hosts,
+                policy(UrlPolicy::Preferred(MIRRORLIST_PREFERENCE)),
+            ),
+        ),
+        Mode::Metalink => {
+            let name = file.unwrap_or("");
+            match metalink::details(target.dir, name) {
+                None => {
+                    let what = format!("{}/{name}", target.dir.name.as_str());
+                    return Reply {
+                        stats_line,
+                        ..refuse(
+                            &Refusal::NoMetalink(what.clone()),
+                            &format!("{what} not found or has not metalink"),
+                        )
+                    };
+                }
+                Some(versions) => Reply::plain(
+                    200,
+                    Some(METALINK),
+                    metalink::metalink(
+                        snapshot,
+                        &pubdate(),
+                        target.dir,
+                        name,
+                        versions,
+                        &selection.hosts,
+                        policy(UrlPolicy::All),
+                    ),
+                ),
+            }
+        }
+    };
+    reply.first_group = selection.hosts.first().map(|c| c.group);
+    reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
+    reply.stats_line = stats_line;
+    reply
+}
+
+/// `YYYY-MM-DD` in UTC.
+pub fn utc_date(now: SystemTime) -> String {
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates_are_utc_calendar_days() {
+        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(utc_date(at(0)), "1970-01-01");
+        assert_eq!(utc_date(at(951_782_400)), "2000-02-29");
+        assert_eq!(utc_date(at(1_795_439_232)), "2026-11-23");
+    }
+}

@@ -1,0 +1,409 @@
+//! Validation and compilation: [`RawData`] in, a dense, sorted [`SnapshotData`] out.
+//!
+//! This is where source ids become dense indices, lists that requests search get sorted, and
+//! data that would break a request at serve time is reported (decision 9): a repo/arch that
+//! names a missing directory, a host without bandwidth, a URL id that does not exist. Problems
+//! that lose nothing a client could use are warnings; a reference to a host that does not
+//! exist is an error, because the data is then not what its producer meant.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::raw::{RawData, RawGeo};
+use crate::snapshot::model::{
+    AsnHosts, Continent, CountryContinent, CountryHosts, Directory, FileEntry, Geo, Host, HostIdx,
+    HostUrls, Meta, Net, NetAsn, NetCountry, NetHosts, RepoArch, RepoRedirect, SnapshotData,
+};
+
+/// Why a build was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("directory {directory:?}: {list} names host {host}, which no host table describes")]
+    UnknownHost {
+        directory: String,
+        list: &'static str,
+        host: i64,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The compiled data and the warnings gathered on the way (the sources' and compile's own).
+pub struct Compiled {
+    pub data: SnapshotData,
+    pub warnings: Vec<String>,
+}
+
+/// Compiles raw input into snapshot data. `source_kind` is recorded for `inspect`;
+/// `built_at` is the build time in Unix seconds.
+pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compiled, CompileError> {
+    let RawData {
+        generated_at,
+        hosts: raw_hosts,
+        base_urls: raw_urls,
+        directories: raw_dirs,
+        mut file_details,
+        repo_arch: raw_repo_arch,
+        repo_redirects: raw_redirects,
+        disabled_repos,
+        host_netblocks: raw_host_netblocks,
+        asn_hosts: raw_asn_hosts,
+        global_asn: raw_global_asn,
+        netblock_countries: raw_netblock_countries,
+        country_continent,
+        geo: raw_geo,
+        inputs,
+        mut warnings,
+    } = raw;
+
+    // Hosts: dense indices in external-id order.
+    let mut host_index: HashMap<i64, HostIdx> = HashMap::with_capacity(raw_hosts.len());
+    let mut hosts = Vec::with_capacity(raw_hosts.len());
+    for (external_id, raw_host) in raw_hosts {
+        let weight = match raw_host.bandwidth {
+            Some(b) if b >= 1 => u32::try_from(b).unwrap_or(u32::MAX),
+            Some(b) => {
+                warnings.push(format!("host {external_id}: bandwidth {b} < 1; weight 1 used"));
+                1
+            }
+            None => {
+                warnings.push(format!("host {external_id}: no bandwidth; weight 1 used"));
+                1
+            }
+        };
+        let mut allowed: Vec<String> = raw_host
+            .allowed_countries
+            .iter()
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        allowed.sort();
+        allowed.dedup();
+        host_index.insert(external_id, index_of(hosts.len()));
+        hosts.push(Host {
+            external_id,
+            name: raw_host.name,
+            country: raw_host.country.to_ascii_uppercase(),
+            weight,
+            allowed_countries: allowed,
+        });
+    }
+    let host_of = |directory: &str, list: &'static str, id: i64| {
+        host_index
+            .get(&id)
+            .copied()
+            .ok_or_else(|| CompileError::UnknownHost {
+                directory: directory.to_string(),
+                list,
+                host: id,
+            })
+    };
+
+    // Base URLs: dense indices in external-id order.
+    let mut url_index: HashMap<i64, u32> = HashMap::with_capacity(raw_urls.len());
+    let mut base_urls = Vec::with_capacity(raw_urls.len());
+    for (id, url) in raw_urls {
+        url_index.insert(id, index_of(base_urls.len()));
+        base_urls.push(url);
+    }
+
+    // Directories, sorted by name; the first of two with one name wins.
+    let mut seen_dirs = BTreeMap::new();
+    for dir in raw_dirs {
+        if seen_dirs.contains_key(&dir.name) {
+            warnings.push(format!("directory {:?}: listed twice; first kept", dir.name));
+            continue;
+        }
+        seen_dirs.insert(dir.name.clone(), dir);
+    }
+    let mut directories = Vec::with_capacity(seen_dirs.len());
+    for (name, dir) in seen_dirs {
+        let mut by_host: Vec<HostUrls> = Vec::with_capacity(dir.by_host.len());
+        for (host_id, url_ids) in &dir.by_host {
+            let host = host_of(&name, "ByHostId", *host_id)?;
+            let mut urls = Vec::with_capacity(url_ids.len());
+            for url_id in url_ids {
+                match url_index.get(url_id) {
+                    Some(&u) => urls.push(u),
+                    None => warnings.push(format!(
+                        "directory {name:?}: host {host_id} names URL id {url_id}, which does not exist; skipped"
+                    )),
+                }
+            }
+            if by_host.iter().any(|h| h.host == host) {
+                warnings.push(format!("directory {name:?}: host {host_id} listed twice in ByHostId; first kept"));
+                continue;
+            }
+            by_host.push(HostUrls {
+                host,
+                public: false,
+                urls,
+            });
+        }
+        by_host.sort_by_key(|h| h.host);
+        let carries = |h: HostIdx| by_host.binary_search_by_key(&h, |e| e.host).ok();
+
+        // A public host that has no URLs here could never be answered; keeping it out of the
+        // lists means selection counts only hosts that can serve (as the production server
+        // counts after building URLs).
+        let mut global = Vec::with_capacity(dir.global.len());
+        for id in &dir.global {
+            let h = host_of(&name, "Global", *id)?;
+            if carries(h).is_some() && !global.contains(&h) {
+                global.push(h);
+            }
+        }
+        let public: Vec<usize> = global.iter().filter_map(|h| carries(*h)).collect();
+        let mut by_country = Vec::with_capacity(dir.by_country.len());
+        for (country, ids) in &dir.by_country {
+            let mut list = Vec::with_capacity(ids.len());
+            for id in ids {
+                let h = host_of(&name, "ByCountry", *id)?;
+                if carries(h).is_some() && !list.contains(&h) {
+                    list.push(h);
+                }
+            }
+            by_country.push(CountryHosts {
+                country: country.to_ascii_uppercase(),
+                hosts: list,
+            });
+        }
+        for i in public {
+            by_host[i].public = true;
+        }
+        by_country.sort_by(|a, b| a.country.cmp(&b.country));
+        by_country.dedup_by(|later, first| {
+            if later.country == first.country {
+                for h in later.hosts.drain(..) {
+                    if !first.hosts.contains(&h) {
+                        first.hosts.push(h);
+                    }
+                }
+                true
+            } else {
+                false
+            }
+        });
+        let files = file_details
+            .remove(&name)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, details)| FileEntry { name, details })
+            .collect();
+        directories.push(Directory {
+            name,
+            subpath: dir.subpath,
+            global,
+            by_country,
+            by_host,
+            files,
+        });
+    }
+    for dir in file_details.keys() {
+        warnings.push(format!(
+            "file details for directory {dir:?}, which is not in the directory list; skipped"
+        ));
+    }
+    let dir_index = |name: &str| {
+        directories
+            .binary_search_by(|d| d.name.as_str().cmp(name))
+            .ok()
+            .map(index_of)
+    };
+
+    // Repo/arch pairs, sorted by their `repo+arch` key.
+    let mut repo_arch: Vec<RepoArch> = Vec::with_capacity(raw_repo_arch.len());
+    for pair in raw_repo_arch {
+        let key = format!("{}+{}", pair.repo, pair.arch);
+        let Some(directory) = dir_index(&pair.directory) else {
+            warnings.push(format!(
+                "repo/arch {key:?}: directory {:?} is not in the directory list; skipped",
+                pair.directory
+            ));
+            continue;
+        };
+        let repodata = if pair.directory.ends_with("/repodata") {
+            Some(directory)
+        } else {
+            dir_index(&format!("{}/repodata", pair.directory))
+        };
+        repo_arch.push(RepoArch {
+            key,
+            directory,
+            repodata,
+        });
+    }
+    repo_arch.sort_by(|a, b| a.key.cmp(&b.key));
+    dedup_sorted(&mut repo_arch, |e| e.key.clone(), "repo/arch", &mut warnings);
+    let repo_listing = repo_arch
+        .iter()
+        .filter_map(|e| {
+            let mut parts = e.key.split('+');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(repo), Some(arch), None) => Some(format!("# repo={repo}&arch={arch}\n")),
+                _ => None,
+            }
+        })
+        .collect();
+
+    let mut repo_redirects: Vec<RepoRedirect> = raw_redirects
+        .into_iter()
+        .filter(|(from, to)| !from.is_empty() && !to.is_empty())
+        .map(|(from, to)| RepoRedirect { from, to })
+        .collect();
+    repo_redirects.sort_by(|a, b| a.from.cmp(&b.from));
+    dedup_sorted(&mut repo_redirects, |e| e.from.clone(), "repo redirect", &mut warnings);
+    let mut disabled_repos = disabled_repos;
+    disabled_repos.sort();
+    disabled_repos.dedup();
+
+    // Host netblocks: one entry per network, hosts merged in order.
+    let mut nets: BTreeMap<NetKey, Vec<HostIdx>> = BTreeMap::new();
+    for (net, ids) in raw_host_netblocks {
+        let list = nets.entry(NetKey::from(net)).or_default();
+        for id in ids {
+            let h = host_of("(host netblocks)", "HostNetblockCache", id)?;
+            if !list.contains(&h) {
+                list.push(h);
+            }
+        }
+    }
+    let host_netblocks = nets
+        .into_iter()
+        .map(|(k, hosts)| NetHosts { net: k.0, hosts })
+        .collect();
+
+    let mut asn_map: BTreeMap<u32, Vec<HostIdx>> = BTreeMap::new();
+    for (asn, ids) in raw_asn_hosts {
+        let list = asn_map.entry(asn).or_default();
+        for id in ids {
+            let h = host_of("(host ASNs)", "HostAsnCache", id)?;
+            if !list.contains(&h) {
+                list.push(h);
+            }
+        }
+    }
+    let asn_hosts = asn_map
+        .into_iter()
+        .map(|(asn, hosts)| AsnHosts { asn, hosts })
+        .collect();
+
+    let mut asn_nets: BTreeMap<NetKey, u32> = BTreeMap::new();
+    for (net, asn) in raw_global_asn {
+        asn_nets.entry(NetKey::from(net)).or_insert(asn);
+    }
+    let global_asn = asn_nets
+        .into_iter()
+        .map(|(k, asn)| NetAsn { net: k.0, asn })
+        .collect();
+
+    let netblock_countries = net_countries(raw_netblock_countries);
+
+    let countries: Vec<CountryContinent> = country_continent
+        .iter()
+        .map(|(c, k)| CountryContinent {
+            country: c.clone(),
+            continent: k.clone(),
+        })
+        .collect();
+    let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (country, continent) in &country_continent {
+        members
+            .entry(continent.as_str())
+            .or_default()
+            .push(country.clone());
+    }
+    let continents = members
+        .into_iter()
+        .map(|(code, members)| Continent {
+            code: code.to_string(),
+            members,
+        })
+        .collect();
+
+    let geo = match raw_geo {
+        RawGeo::None => Geo::None,
+        RawGeo::Mmdb(bytes) => Geo::Mmdb(bytes),
+        RawGeo::Networks(list) => Geo::Networks(net_countries(list)),
+    };
+
+    let data = SnapshotData {
+        meta: Meta {
+            generated_at,
+            built_at,
+            source_kind: source_kind.to_string(),
+            inputs,
+            warnings: warnings.len() as u64,
+        },
+        hosts,
+        base_urls,
+        directories,
+        repo_arch,
+        repo_redirects,
+        disabled_repos,
+        repo_listing,
+        host_netblocks,
+        global_asn,
+        asn_hosts,
+        netblock_countries,
+        countries,
+        continents,
+        geo,
+    };
+    Ok(Compiled { data, warnings })
+}
+
+/// Networks sorted so that equal networks are adjacent and the first listed one wins.
+fn net_countries(list: Vec<(ipnet::IpNet, String)>) -> Vec<NetCountry> {
+    let mut map: BTreeMap<NetKey, String> = BTreeMap::new();
+    for (net, country) in list {
+        map.entry(NetKey::from(net))
+            .or_insert_with(|| country.to_ascii_uppercase());
+    }
+    map.into_iter()
+        .map(|(k, country)| NetCountry { net: k.0, country })
+        .collect()
+}
+
+/// Orders networks by family, address, then length, for stable output.
+#[derive(PartialEq, Eq)]
+struct NetKey(Net);
+
+impl From<ipnet::IpNet> for NetKey {
+    fn from(net: ipnet::IpNet) -> Self {
+        NetKey(Net::from(net.trunc()))
+    }
+}
+
+impl Ord for NetKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0.v6, self.0.bits, self.0.len).cmp(&(other.0.v6, other.0.bits, other.0.len))
+    }
+}
+
+impl PartialOrd for NetKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Drops later entries whose key repeats in a sorted list (stable sort keeps source order).
+fn dedup_sorted<T>(
+    list: &mut Vec<T>,
+    key: impl Fn(&T) -> String,
+    what: &str,
+    warnings: &mut Vec<String>,
+) {
+    let mut kept: Vec<T> = Vec::with_capacity(list.len());
+    for item in list.drain(..) {
+        if kept.last().is_some_and(|last| key(last) == key(&item)) {
+            warnings.push(format!("{what} {:?}: listed twice; first kept", key(&item)));
+            continue;
+        }
+        kept.push(item);
+    }
+    *list = kept;
+}
+
+/// Index of the next element; data with more than 4 billion items is not a mirror list.
+fn index_of(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,131 @@
+//! The raw input model: what every source (MirrorManager's cache, the native format) produces
+//! before `compile` validates it and turns it into a dense, indexed [`SnapshotData`].
+//!
+//! Hosts, base URLs and directories still use the sources' own external ids here; `compile`
+//! assigns dense indices. Nothing here is archived or seen by the request path.
+//!
+//! [`SnapshotData`]: crate::snapshot::model::SnapshotData
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+/// Everything one build reads, in source terms.
+#[derive(Debug, Default, Clone)]
+pub struct RawData {
+    /// When the data was generated, Unix seconds (MirrorManager: the cache's `Time`).
+    pub generated_at: u64,
+    /// Hosts by external id (MirrorManager host id).
+    pub hosts: BTreeMap<i64, RawHost>,
+    /// Base URLs ("host category URLs") by external id.
+    pub base_urls: BTreeMap<i64, String>,
+    /// One entry per directory, in source order.
+    pub directories: Vec<RawDirectory>,
+    /// directory -> file name -> details, newest first.
+    pub file_details: BTreeMap<String, BTreeMap<String, Vec<FileDetails>>>,
+    /// `(repo, arch)` -> directory name.
+    pub repo_arch: Vec<RawRepoArch>,
+    /// `from_repo` -> `to_repo`.
+    pub repo_redirects: Vec<(String, String)>,
+    /// Repository names that are disabled.
+    pub disabled_repos: Vec<String>,
+    /// Netblocks that prefer some hosts (HostNetblockCache), with host external ids.
+    pub host_netblocks: Vec<(IpNet, Vec<i64>)>,
+    /// ASN -> hosts that serve clients of that ASN (HostAsnCache).
+    pub asn_hosts: Vec<(u32, Vec<i64>)>,
+    /// The global prefix -> ASN table (global_netblocks.txt).
+    pub global_asn: Vec<(IpNet, u32)>,
+    /// Admin overrides of GeoIP: netblock -> country (NetblockCountryCache), uppercase.
+    pub netblock_countries: Vec<(IpNet, String)>,
+    /// Country -> continent, both uppercase, with any redirects already applied.
+    pub country_continent: BTreeMap<String, String>,
+    /// How a client address becomes a country.
+    pub geo: RawGeo,
+    /// What was read, for `inspect`.
+    pub inputs: Vec<InputDigest>,
+    /// Lines or keys that were skipped, for the build summary.
+    pub warnings: Vec<String>,
+}
+
+/// One mirror host.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RawHost {
+    /// A readable name (native format) or empty (MirrorManager has none in its cache).
+    pub name: String,
+    /// ISO country code of the host, uppercase; may be empty when unknown.
+    pub country: String,
+    /// Bandwidth in Mbit/s, the shuffle weight. `None` when the source has none.
+    pub bandwidth: Option<i64>,
+    /// If non-empty, only clients from these countries (uppercase) may be sent to this host.
+    pub allowed_countries: Vec<String>,
+}
+
+/// One directory and who carries it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RawDirectory {
+    /// Path relative to the master mirror root, no leading or trailing slash.
+    pub name: String,
+    /// `name` without the category's top directory; appended to base URLs. May be empty.
+    pub subpath: String,
+    /// Public hosts carrying this directory, in source order.
+    pub global: Vec<i64>,
+    /// Country (uppercase) -> public hosts of that country carrying this directory.
+    pub by_country: Vec<(String, Vec<i64>)>,
+    /// Every host (public and private) carrying this directory -> its base URL ids, in order.
+    pub by_host: Vec<(i64, Vec<i64>)>,
+}
+
+/// A `repo`/`arch` pair and the directory it names.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RawRepoArch {
+    pub repo: String,
+    pub arch: String,
+    pub directory: String,
+}
+
+/// Checksums, size and time of one version of a file (MirrorManager's FileDetailsType).
+#[derive(
+    Debug, Default, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct FileDetails {
+    pub timestamp: u64,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+/// The geo database a build embeds.
+#[derive(Debug, Default, Clone)]
+pub enum RawGeo {
+    /// No geo data: every client's country is unknown.
+    #[default]
+    None,
+    /// The bytes of a MaxMind GeoIP2/GeoLite2 Country database.
+    Mmdb(Vec<u8>),
+    /// A list of networks and their countries (uppercase), e.g. from a `network,country` CSV.
+    Networks(Vec<(IpNet, String)>),
+}
+
+/// One input file and its digest, recorded in the bundle.
+#[derive(Debug, Default, Clone, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct InputDigest {
+    /// The file's path as given on the command line.
+    pub path: String,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// BLAKE3 of its contents, lowercase hex.
+    pub blake3: String,
+}
+
+impl InputDigest {
+    /// Digest of a file's bytes under the name it was read from.
+    pub fn of(path: &std::path::Path, contents: &[u8]) -> Self {
+        InputDigest {
+            path: path.display().to_string(),
+            bytes: contents.len() as u64,
+            blake3: blake3::hash(contents).to_hex().to_string(),
+        }
+    }
+}

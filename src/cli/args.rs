@@ -1,0 +1,154 @@
+//! Command-line arguments (clap). Every `serve` flag can also come from the environment
+//! (`MIRRORLIST_*`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::http::client_addr::IpParamPolicy;
+
+/// A MirrorManager-compatible mirrorlist/metalink server with live reload.
+#[derive(Debug, Parser)]
+#[command(name = "mirrorlist", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format for diagnostics on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "MIRRORLIST_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve /mirrorlist and /metalink over HTTP (with no input flags: the sample in data/).
+    Serve(Box<ServeArgs>),
+    /// Compile inputs into a bundle file.
+    Build(BuildArgs),
+    /// Print what a bundle holds.
+    Inspect(InspectArgs),
+    /// Answer one request locally and show which group each host came from.
+    Query(QueryArgs),
+}
+
+/// Where the mirror data comes from. With none of these, `data/` (native format).
+#[derive(Debug, Clone, Default, Args)]
+pub struct InputArgs {
+    /// A bundle made by `mirrorlist build`.
+    #[arg(long, value_name = "FILE", env = "MIRRORLIST_BUNDLE")]
+    pub bundle: Option<PathBuf>,
+    /// A directory in the native readable format (see data/README.md).
+    #[arg(long, value_name = "DIR", env = "MIRRORLIST_SOURCE")]
+    pub source: Option<PathBuf>,
+    /// MirrorManager's protobuf cache (mirrorlist_cache.proto).
+    #[arg(short = 'c', long = "cache", value_name = "CACHE")]
+    pub cache: Option<PathBuf>,
+    /// MirrorManager's global netblocks file (prefix -> ASN).
+    #[arg(short = 'g', long = "global_netblocks", alias = "global-netblocks", value_name = "FILE")]
+    pub global_netblocks: Option<PathBuf>,
+    /// MirrorManager's country -> continent CSV.
+    #[arg(long, value_name = "CSV")]
+    pub cccsv: Option<PathBuf>,
+    /// A GeoIP2/GeoLite2 Country database.
+    #[arg(long, value_name = "MMDB")]
+    pub geoip: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Deprecated Internet2 netblocks file: accepted and ignored, as MirrorManager does.
+    #[arg(short = 'i', long = "internet2_netblocks", value_name = "FILE", hide = true)]
+    pub internet2_netblocks: Option<PathBuf>,
+    /// Statistics log (MirrorManager's line format), appended to; reopened on SIGUSR1.
+    #[arg(short = 'l', long = "log", value_name = "LOG", env = "MIRRORLIST_STATS_LOG")]
+    pub log: Option<PathBuf>,
+    /// Minimum number of local mirrors before the global list is added.
+    #[arg(short = 'm', long, default_value_t = 5, env = "MIRRORLIST_MINIMUM")]
+    pub minimum: usize,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "MIRRORLIST_LISTEN")]
+    pub listen: IpAddr,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080, env = "MIRRORLIST_PORT")]
+    pub port: u16,
+    /// Peers whose X-Forwarded-For is believed (repeatable). Default: 127.0.0.0/8 and ::1.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Who may override the client address with `ip=`.
+    #[arg(long, value_enum, default_value_t = IpParamPolicy::Trusted, env = "MIRRORLIST_ALLOW_IP_PARAM")]
+    pub allow_ip_param: IpParamPolicy,
+    /// Reload when the bundle's directory changes (atomic renames included).
+    #[arg(long, env = "MIRRORLIST_WATCH")]
+    pub watch: bool,
+    /// Accept a reload whose data is older than the data being served.
+    #[arg(long, env = "MIRRORLIST_ALLOW_OLDER")]
+    pub allow_older: bool,
+    /// Maximum connections served at once; more wait in the accept queue.
+    #[arg(long, default_value_t = 10_000, env = "MIRRORLIST_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+    /// Seconds a client has to send its request headers.
+    #[arg(long, default_value_t = 10, env = "MIRRORLIST_HEADER_TIMEOUT")]
+    pub header_read_timeout: u64,
+    /// Largest request head (request line + headers) in bytes.
+    #[arg(long, default_value_t = 65_536, env = "MIRRORLIST_MAX_HEADER_BYTES")]
+    pub max_header_bytes: usize,
+    /// HTTP/2 streams per connection.
+    #[arg(long, default_value_t = 100, env = "MIRRORLIST_H2_MAX_STREAMS")]
+    pub h2_max_streams: u32,
+    /// Seconds to let requests in flight finish after SIGTERM.
+    #[arg(long, default_value_t = 10, env = "MIRRORLIST_DRAIN_TIMEOUT")]
+    pub drain_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Where to write the bundle (written to a temp file, fsynced, renamed).
+    #[arg(short = 'o', long = "output", value_name = "BUNDLE")]
+    pub output: PathBuf,
+    /// A directory in the native readable format.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["mm_cache", "global_netblocks", "cccsv", "geoip"])]
+    pub source: Option<PathBuf>,
+    /// MirrorManager's protobuf cache.
+    #[arg(long = "mm-cache", value_name = "FILE", requires_all = ["global_netblocks", "cccsv", "geoip"])]
+    pub mm_cache: Option<PathBuf>,
+    /// MirrorManager's global netblocks file.
+    #[arg(long = "global-netblocks", value_name = "FILE")]
+    pub global_netblocks: Option<PathBuf>,
+    /// MirrorManager's country -> continent CSV.
+    #[arg(long, value_name = "FILE")]
+    pub cccsv: Option<PathBuf>,
+    /// A GeoIP2/GeoLite2 Country database.
+    #[arg(long, value_name = "FILE")]
+    pub geoip: Option<PathBuf>,
+    /// Print every skipped line, not only the first 20.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The bundle to describe.
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The request path and query, e.g. '/metalink?repo=fedora-42&arch=x86_64'.
+    pub request: String,
+    /// The client address to answer for (default: 127.0.0.1).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Minimum number of local mirrors before the global list is added.
+    #[arg(short = 'm', long, default_value_t = 5)]
+    pub minimum: usize,
+    #[command(flatten)]
+    pub input: InputArgs,
+}

@@ -1,0 +1,58 @@
+//! `mirrorlist query`: the answer the server would give one client, and why each host is in it.
+
+use std::time::SystemTime;
+
+use super::args::QueryArgs;
+use crate::answer::{answer, Client, Settings};
+use crate::request::{Mode, Params};
+
+pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
+    let source = args.input.source()?;
+    let (snapshot, _warnings) = source.load()?;
+    let (path, query) = args.request.split_once('?').unwrap_or((&args.request, ""));
+    let Some(mode) = Mode::from_path(path) else {
+        anyhow::bail!("{path}: the path must end with /mirrorlist or /metalink");
+    };
+    let params = Params::parse(query);
+    let settings = Settings { minimum: args.minimum };
+    let reply = answer(
+        &snapshot,
+        mode,
+        &params,
+        Client::Addr(args.ip),
+        &settings,
+        &mut rand::rng(),
+        SystemTime::now(),
+    );
+    println!("status: {}", reply.status);
+    if let Some(location) = &reply.location {
+        println!("location: {location}");
+    }
+    println!();
+    print!("{}", String::from_utf8_lossy(&reply.body));
+    if !reply.body.ends_with(b"\n") && !reply.body.is_empty() {
+        println!();
+    }
+    if let Some(country) = snapshot.country_of(args.ip) {
+        println!("\n# client {} is in {country}", args.ip);
+    } else {
+        println!("\n# client {}: country unknown", args.ip);
+    }
+    if let Some(asn) = snapshot.asn_of(args.ip) {
+        println!("# client ASN {asn}");
+    }
+    println!("# why each host:");
+    for (i, (host, group)) in reply.trace.iter().enumerate() {
+        let h = snapshot.host(*host);
+        let name = h.map_or("", |h| h.name.as_str());
+        let country = h.map_or("", |h| h.country.as_str());
+        let id = h.map_or(0, |h| h.external_id.to_native());
+        let weight = h.map_or(0, |h| h.weight.to_native());
+        println!(
+            "#  {:>3}. host {id} {name} [{country}] weight {weight}: {}",
+            i + 1,
+            group.as_str()
+        );
+    }
+    Ok(())
+}

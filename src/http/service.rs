@@ -1,0 +1,153 @@
+//! One HTTP request: route on the path, work out the client, answer from the current snapshot
+//! (one `ArcSwap` load, no lock), and write the reply with its headers.
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
+use hyper::{Request, Response, StatusCode};
+
+use super::client_addr::{client_address, IpParamPolicy, TrustedProxies};
+use super::ConnectionCount;
+use crate::answer::{answer, Reply, Settings};
+use crate::metrics::Metrics;
+use crate::request::{Mode, Params};
+use crate::snapshot::Snapshot;
+use crate::stats::StatsLog;
+
+/// What every request shares.
+pub struct AppState {
+    /// The snapshot being served; empty until the first one is installed.
+    pub snapshot: ArcSwapOption<Snapshot>,
+    pub settings: Settings,
+    pub trusted: TrustedProxies,
+    pub ip_param: IpParamPolicy,
+    pub stats: Option<StatsLog>,
+    pub metrics: Metrics,
+    pub connections: ConnectionCount,
+    pub reloads: crate::reload::ReloadCounters,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> AppState {
+        AppState {
+            snapshot: ArcSwapOption::empty(),
+            settings,
+            trusted: TrustedProxies::default(),
+            ip_param: IpParamPolicy::default(),
+            stats: None,
+            metrics: Metrics::default(),
+            connections: ConnectionCount::default(),
+            reloads: Default::default(),
+        }
+    }
+}
+
+/// The per-connection service.
+#[derive(Clone)]
+pub struct MirrorService {
+    state: Arc<AppState>,
+    peer: SocketAddr,
+}
+
+impl MirrorService {
+    pub fn new(state: Arc<AppState>, peer: SocketAddr) -> Self {
+        MirrorService { state, peer }
+    }
+}
+
+pub const NOT_OURS: &str = "We don't serve their kind here!";
+pub const GENERATION_HEADER: &str = "x-mirrorlist-generation";
+
+impl hyper::service::Service<Request<Incoming>> for MirrorService {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        ready(Ok(handle(&self.state, self.peer, &req)))
+    }
+}
+
+/// Answers one request; the body, if any, is ignored (as the production server does).
+pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let Some(mode) = Mode::from_path(req.uri().path()) else {
+        state.metrics.observe(None, 404, None, started.elapsed());
+        return respond(404, None, NOT_OURS.into(), None, None);
+    };
+    let guard = state.snapshot.load();
+    let Some(snapshot) = guard.as_deref() else {
+        state.metrics.observe(Some(mode), 503, None, started.elapsed());
+        return respond(503, None, "no mirror data loaded yet\n".into(), None, None);
+    };
+    let params = Params::parse(req.uri().query().unwrap_or(""));
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let resolved = client_address(
+        peer.ip(),
+        forwarded,
+        params.ip.as_deref(),
+        &state.trusted,
+        state.ip_param,
+    );
+    if let Some(bad) = &resolved.bad_forwarded {
+        tracing::info!(peer = %peer, entry = %bad, "unparsable X-Forwarded-For entry; using the last trusted hop");
+    }
+    let reply = answer(
+        snapshot,
+        mode,
+        &params,
+        resolved.client,
+        &state.settings,
+        &mut rand::rng(),
+        SystemTime::now(),
+    );
+    if let (Some(log), Some(line)) = (&state.stats, &reply.stats_line) {
+        log.write(line.clone());
+    }
+    state
+        .metrics
+        .observe(Some(mode), reply.status, reply.first_group, started.elapsed());
+    let generation = format!("{}/{}", snapshot.generated_at(), snapshot.sequence);
+    let Reply {
+        status,
+        content_type,
+        location,
+        body,
+        ..
+    } = reply;
+    respond(status, content_type, body.into(), location, Some(generation))
+}
+
+fn respond(
+    status: u16,
+    content_type: Option<&'static str>,
+    body: Bytes,
+    location: Option<String>,
+    generation: Option<String>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(LOCATION, location);
+    }
+    if let Some(ct) = content_type {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    if let Some(g) = generation.and_then(|g| HeaderValue::from_str(&g).ok()) {
+        headers.insert(GENERATION_HEADER, g);
+    }
+    response
+}

@@ -1,0 +1,53 @@
+//! The text mirrorlist: one header line, then one URL per line.
+
+use super::urls::{for_each_kept, push_url, UrlPolicy};
+use crate::select::Chosen;
+use crate::snapshot::model::ArchivedDirectory;
+use crate::snapshot::Snapshot;
+
+/// Writes the header line (already complete, without its newline) and the URLs.
+pub fn mirrorlist(
+    snapshot: &Snapshot,
+    header: &str,
+    dir: &ArchivedDirectory,
+    file: Option<&str>,
+    hosts: &[Chosen<'_>],
+    policy: UrlPolicy<'_>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
+    out.extend_from_slice(header.as_bytes());
+    out.push(b'\n');
+    for chosen in hosts {
+        for_each_kept(snapshot, chosen.entry, policy, |base| {
+            push_url(&mut out, base, dir, file);
+            out.push(b'\n');
+        });
+    }
+    out
+}
+
+/// The first URL a redirect answer points to, if any host has an http(s) URL.
+pub fn redirect_target(
+    snapshot: &Snapshot,
+    dir: &ArchivedDirectory,
+    file: Option<&str>,
+    hosts: &[Chosen<'_>],
+    protocols: Option<&[&str]>,
+) -> Option<String> {
+    let order = super::urls::REDIRECT_PREFERENCE;
+    for chosen in hosts {
+        let mut found = None;
+        for_each_kept(snapshot, chosen.entry, UrlPolicy::Preferred(order), |base| {
+            let allowed = protocols.is_none_or(|p| crate::select::scheme_in(base, p));
+            if allowed {
+                let mut url = Vec::new();
+                push_url(&mut url, base, dir, file);
+                found = Some(String::from_utf8_lossy(&url).into_owned());
+            }
+        });
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}

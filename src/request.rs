@@ -1,0 +1,132 @@
+//! What a client asked for: the endpoint and the query parameters, decoded.
+//!
+//! Parsing follows MirrorManager's production server (split on `&`, then `=`; a value ends at a
+//! second `=`; the last value of a repeated key wins; keys are case-sensitive) with one
+//! deliberate difference (decision 1): values are percent-decoded, and `+` stays a literal `+`
+//! because repository paths contain it. Nothing here can fail: a bad escape stays as sent and
+//! bytes that are not UTF-8 become U+FFFD.
+
+use std::borrow::Cow;
+
+use percent_encoding::percent_decode_str;
+
+/// Which answer format the path asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Mirrorlist,
+    Metalink,
+}
+
+impl Mode {
+    /// The mode a request path selects: it must end with `/mirrorlist` or `/metalink`.
+    pub fn from_path(path: &str) -> Option<Mode> {
+        if path.ends_with("/mirrorlist") {
+            Some(Mode::Mirrorlist)
+        } else if path.ends_with("/metalink") {
+            Some(Mode::Metalink)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Mirrorlist => "mirrorlist",
+            Mode::Metalink => "metalink",
+        }
+    }
+}
+
+/// The parameters the server understands; everything else is ignored.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Params<'q> {
+    pub repo: Option<Cow<'q, str>>,
+    pub arch: Option<Cow<'q, str>>,
+    pub path: Option<Cow<'q, str>>,
+    pub country: Option<Cow<'q, str>>,
+    pub ip: Option<Cow<'q, str>>,
+    pub netblock: Option<Cow<'q, str>>,
+    pub protocol: Option<Cow<'q, str>>,
+    pub redirect: bool,
+    pub time: bool,
+}
+
+impl<'q> Params<'q> {
+    /// Parses a raw query string (without the `?`).
+    pub fn parse(query: &'q str) -> Params<'q> {
+        let mut params = Params::default();
+        for piece in query.split('&') {
+            let mut parts = piece.split('=');
+            let key = parts.next().unwrap_or("");
+            let raw = parts.next().unwrap_or("");
+            let slot = match key {
+                "repo" => &mut params.repo,
+                "arch" => &mut params.arch,
+                "path" => &mut params.path,
+                "country" => &mut params.country,
+                "ip" => &mut params.ip,
+                "netblock" => &mut params.netblock,
+                "protocol" => &mut params.protocol,
+                "redirect" => {
+                    params.redirect = true;
+                    continue;
+                }
+                "time" => {
+                    params.time = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            *slot = Some(decode(raw));
+        }
+        params
+    }
+
+    /// Netblock and ASN matching are on unless `netblock` is given and is not `1`.
+    pub fn netblock_matching(&self) -> bool {
+        self.netblock.as_deref().is_none_or(|v| v == "1")
+    }
+}
+
+/// Percent-decodes a value; `+` is kept.
+pub fn decode(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('%') {
+        return Cow::Borrowed(raw);
+    }
+    match percent_decode_str(raw).decode_utf8_lossy() {
+        Cow::Borrowed(_) => Cow::Borrowed(raw),
+        Cow::Owned(s) => Cow::Owned(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_on_the_path_suffix() {
+        assert_eq!(Mode::from_path("/mirrorlist"), Some(Mode::Mirrorlist));
+        assert_eq!(Mode::from_path("/a/b/metalink"), Some(Mode::Metalink));
+        assert_eq!(Mode::from_path("/mirrorlist/"), None);
+        assert_eq!(Mode::from_path("/"), None);
+    }
+
+    #[test]
+    fn parses_like_the_production_server_but_decodes() {
+        let p = Params::parse("repo=a&repo=fedora-41&arch=x86_64&path=a%2Fb+c&ip=1=2&time&x=y");
+        assert_eq!(p.repo.as_deref(), Some("fedora-41"));
+        assert_eq!(p.path.as_deref(), Some("a/b+c"));
+        assert_eq!(p.ip.as_deref(), Some("1"));
+        assert!(p.time && !p.redirect);
+        assert!(p.netblock_matching());
+        assert!(!Params::parse("netblock=0").netblock_matching());
+        assert!(Params::parse("netblock=1").netblock_matching());
+    }
+
+    #[test]
+    fn bad_escapes_and_bytes_do_not_fail() {
+        let p = Params::parse("country=%zz%ff%C3%A9&&=&repo");
+        assert_eq!(p.country.as_deref(), Some("%zz\u{fffd}é"));
+        assert_eq!(p.repo.as_deref(), Some(""));
+    }
+}

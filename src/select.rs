@@ -1,0 +1,399 @@
+//! Mirror selection (protocol spec section 6.2, with decisions 5, 6 and 8): which hosts a
+//! client gets for a directory, in which order, and the header phrases that say why.
+//!
+//! A pure function of the snapshot, the request and the random source: no I/O, no clock, no
+//! HTTP. Cost is bounded by the hosts of the directory, never by the size of the data.
+
+use std::net::IpAddr;
+
+use rand::Rng;
+
+use crate::snapshot::model::{ArchivedDirectory, ArchivedHostUrls, HostIdx};
+use crate::snapshot::{ArchivedIdx, Snapshot};
+
+/// Where a host in the answer came from, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    Netblock,
+    Asn,
+    Country,
+    Geoip,
+    Continent,
+    Global,
+}
+
+impl Group {
+    pub const ALL: [Group; 6] = [
+        Group::Netblock,
+        Group::Asn,
+        Group::Country,
+        Group::Geoip,
+        Group::Continent,
+        Group::Global,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Netblock => "netblock",
+            Group::Asn => "asn",
+            Group::Country => "country",
+            Group::Geoip => "geoip",
+            Group::Continent => "continent",
+            Group::Global => "global",
+        }
+    }
+}
+
+/// What selection needs from the request.
+pub struct Criteria<'a> {
+    /// The client address, if known.
+    pub client: Option<IpAddr>,
+    /// The `country` parameter, raw.
+    pub country: Option<&'a str>,
+    /// Whether netblock and ASN matching apply (`netblock` absent or `1`).
+    pub netblock_matching: bool,
+    /// The `protocol` schemes, sorted and de-duplicated, if given.
+    pub protocols: Option<&'a [&'a str]>,
+    /// Local hosts below this count add the global list.
+    pub minimum: usize,
+}
+
+/// One host of the answer.
+#[derive(Clone, Copy)]
+pub struct Chosen<'s> {
+    pub host: HostIdx,
+    pub group: Group,
+    pub entry: &'s ArchivedHostUrls,
+}
+
+/// The ordered answer.
+pub struct Selection<'s> {
+    /// Phrases to append to the header, each ending with a space.
+    pub phrases: String,
+    pub hosts: Vec<Chosen<'s>>,
+    /// The client's country as resolved (netblock override, then GeoIP).
+    pub client_country: Option<String>,
+    /// The first group that contributed, as MirrorManager's `found_via`.
+    pub found_via: Option<Group>,
+}
+
+/// Selects hosts for `dir`.
+pub fn select<'s, R: Rng + ?Sized>(
+    snapshot: &'s Snapshot,
+    dir: &'s ArchivedDirectory,
+    criteria: &Criteria<'_>,
+    rng: &mut R,
+) -> Selection<'s> {
+    let mut phrases = String::new();
+    let mut found_via = None;
+    let set_via = |g: Group, via: &mut Option<Group>| {
+        if via.is_none() {
+            *via = Some(g);
+        }
+    };
+    let carried = |h: HostIdx| find_entry(dir, h);
+
+    let requested: Vec<&str> = {
+        let mut list: Vec<&str> = criteria
+            .country
+            .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
+            .unwrap_or_default();
+        list.sort_unstable();
+        list.dedup();
+        list
+    };
+
+    // 1-2: netblocks and ASN, only without `country=`.
+    let mut netblock_hosts: Vec<(u8, HostIdx)> = Vec::new();
+    let mut asn_hosts: Vec<HostIdx> = Vec::new();
+    if let (true, true, Some(ip)) = (
+        requested.is_empty(),
+        criteria.netblock_matching,
+        criteria.client,
+    ) {
+        let mut nets = Vec::new();
+        snapshot.netblocks_of(ip, &mut nets);
+        for (len, hosts) in nets {
+            netblock_hosts.extend(
+                natives(hosts)
+                    .filter(|h| carried(*h).is_some())
+                    .map(|h| (len, h)),
+            );
+        }
+        if !netblock_hosts.is_empty() {
+            phrases.push_str("Using preferred netblock ");
+            set_via(Group::Netblock, &mut found_via);
+        }
+        if let Some(asn) = snapshot.asn_of(ip) {
+            let hosts = snapshot.asn_hosts(asn);
+            if !hosts.is_empty() {
+                phrases.push_str(&format!("Using ASN {asn} "));
+                set_via(Group::Asn, &mut found_via);
+                asn_hosts.extend(natives(hosts).filter(|h| carried(*h).is_some()));
+            }
+        }
+    }
+
+    // 3: the client's country.
+    let client_country = criteria.client.and_then(|ip| snapshot.country_of(ip));
+    let allowed = |h: &HostIdx| host_allowed(snapshot, *h, client_country.as_deref());
+
+    // 4: requested countries.
+    let mut country_hosts: Vec<HostIdx> = Vec::new();
+    let mut continent_hosts: Vec<HostIdx> = Vec::new();
+    let mut only_country = false;
+    if !requested.is_empty() {
+        for c in &requested {
+            let upper = c.to_ascii_uppercase();
+            if upper == "GLOBAL" {
+                country_hosts.extend(natives(&dir.global));
+                phrases.push_str("country = global ");
+            }
+            if let Some(hosts) = country_list(dir, &upper) {
+                country_hosts.extend(natives(hosts));
+                phrases.push_str("country = ");
+                phrases.push_str(c);
+                phrases.push(' ');
+            }
+        }
+        if country_hosts.is_empty() {
+            for c in &requested {
+                let upper = c.to_ascii_uppercase();
+                add_continent(snapshot, dir, &upper, &mut continent_hosts, &mut phrases);
+            }
+        }
+        if !country_hosts.is_empty() || !continent_hosts.is_empty() {
+            only_country = true;
+            set_via(Group::Country, &mut found_via);
+        }
+        country_hosts.retain(allowed);
+        continent_hosts.retain(allowed);
+    }
+
+    // 5-6: GeoIP country and its continent.
+    let mut geoip_hosts: Vec<HostIdx> = Vec::new();
+    if !only_country {
+        if let Some(cc) = client_country.as_deref() {
+            let upper = cc.to_ascii_uppercase();
+            if let Some(hosts) = country_list(dir, &upper) {
+                geoip_hosts.extend(natives(hosts).filter(allowed));
+                phrases.push_str("country = ");
+                phrases.push_str(&upper);
+                phrases.push(' ');
+                set_via(Group::Geoip, &mut found_via);
+            }
+            let before = continent_hosts.len();
+            add_continent(snapshot, dir, &upper, &mut continent_hosts, &mut phrases);
+            if continent_hosts.len() > before {
+                set_via(Group::Continent, &mut found_via);
+            }
+            continent_hosts.retain(allowed);
+        }
+    }
+
+    // 7-8: count the local hosts that can serve; below the minimum, add the world.
+    let mut global_hosts: Vec<HostIdx> = Vec::new();
+    if !only_country {
+        let mut local: Vec<HostIdx> = netblock_hosts.iter().map(|(_, h)| *h).collect();
+        for list in [&asn_hosts, &country_hosts, &geoip_hosts, &continent_hosts] {
+            local.extend(list.iter().copied());
+        }
+        local.sort_unstable();
+        local.dedup();
+        let found = local
+            .iter()
+            .filter(|h| carried(**h).is_some_and(|e| serves(snapshot, e, criteria.protocols)))
+            .count();
+        if found < criteria.minimum {
+            global_hosts.extend(natives(&dir.global).filter(allowed));
+            phrases.push_str("country = global ");
+            if found == 0 {
+                found_via = Some(Group::Global);
+            } else {
+                set_via(Group::Global, &mut found_via);
+            }
+        }
+    }
+
+    // 9: order each group, then keep each host's first (best) place.
+    netblock_hosts.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+    shuffle_runs(&mut netblock_hosts, rng);
+    uniform_shuffle(&mut asn_hosts, rng);
+    let mut ordered: Vec<(HostIdx, Group)> = netblock_hosts
+        .iter()
+        .map(|(_, h)| (*h, Group::Netblock))
+        .chain(asn_hosts.iter().map(|h| (*h, Group::Asn)))
+        .collect();
+    for (list, group) in [
+        (&mut country_hosts, Group::Country),
+        (&mut geoip_hosts, Group::Geoip),
+        (&mut continent_hosts, Group::Continent),
+        (&mut global_hosts, Group::Global),
+    ] {
+        dedup_keep_first(list);
+        weighted_shuffle(snapshot, list, rng);
+        ordered.extend(list.iter().map(|h| (*h, group)));
+    }
+    let mut seen = Seen::new(snapshot.data().hosts.len());
+    let hosts = ordered
+        .into_iter()
+        .filter(|(h, _)| seen.first(*h))
+        .filter_map(|(host, group)| {
+            carried(host).map(|entry| Chosen { host, group, entry })
+        })
+        .collect();
+    Selection {
+        phrases,
+        hosts,
+        client_country,
+        found_via,
+    }
+}
+
+fn natives(list: &[ArchivedIdx]) -> impl Iterator<Item = HostIdx> + '_ {
+    list.iter().map(|h| h.to_native())
+}
+
+/// The directory's entry for a host, if the host carries it.
+pub fn find_entry(dir: &ArchivedDirectory, host: HostIdx) -> Option<&ArchivedHostUrls> {
+    dir.by_host
+        .binary_search_by(|e| e.host.to_native().cmp(&host))
+        .ok()
+        .and_then(|i| dir.by_host.get(i))
+}
+
+fn country_list<'d>(dir: &'d ArchivedDirectory, country: &str) -> Option<&'d [ArchivedIdx]> {
+    dir.by_country
+        .binary_search_by(|e| e.country.as_str().cmp(country))
+        .ok()
+        .and_then(|i| dir.by_country.get(i))
+        .map(|e| e.hosts.as_slice())
+}
+
+/// Every other country of `country`'s continent, in code order (decision 5).
+fn add_continent(
+    snapshot: &Snapshot,
+    dir: &ArchivedDirectory,
+    country: &str,
+    out: &mut Vec<HostIdx>,
+    phrases: &mut String,
+) {
+    let Some(continent) = snapshot.continent_of(country) else {
+        return;
+    };
+    for member in snapshot.continent_members(continent) {
+        let member = member.as_str();
+        if member == country {
+            continue;
+        }
+        if let Some(hosts) = country_list(dir, member) {
+            out.extend(natives(hosts));
+            phrases.push_str("country = ");
+            phrases.push_str(member);
+            phrases.push(' ');
+        }
+    }
+}
+
+/// A host with allowed countries serves only clients known to be in one of them (decision 8).
+fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&str>) -> bool {
+    let Some(h) = snapshot.host(host) else {
+        return false;
+    };
+    if h.allowed_countries.is_empty() {
+        return true;
+    }
+    client_country.is_some_and(|cc| {
+        h.allowed_countries
+            .binary_search_by(|a| a.as_str().cmp(cc))
+            .is_ok()
+    })
+}
+
+/// Whether a host has a URL for one of `protocols` (any URL when none are asked for).
+fn serves(snapshot: &Snapshot, entry: &ArchivedHostUrls, protocols: Option<&[&str]>) -> bool {
+    match protocols {
+        None => true,
+        Some(list) => entry
+            .urls
+            .iter()
+            .any(|u| scheme_in(snapshot.base_url(u.to_native()), list)),
+    }
+}
+
+/// Whether `url` starts with `<p>:` for some `p` in `schemes`.
+pub fn scheme_in(url: &str, schemes: &[&str]) -> bool {
+    schemes.iter().any(|p| {
+        url.len() > p.len() && url.as_bytes()[p.len()] == b':' && url.starts_with(p)
+    })
+}
+
+fn dedup_keep_first(list: &mut Vec<HostIdx>) {
+    if list.len() < 2 {
+        return;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(list.len());
+    list.retain(|h| seen.insert(*h));
+}
+
+/// Sampling without replacement with probability proportional to weight, in O(n log n):
+/// each host draws an exponential arrival time with rate `weight`, and hosts are ordered by
+/// arrival (Efraimidis and Spirakis). The first host is host i with probability w_i / sum(w).
+fn weighted_shuffle<R: Rng + ?Sized>(snapshot: &Snapshot, list: &mut [HostIdx], rng: &mut R) {
+    if list.len() < 2 {
+        return;
+    }
+    let mut keyed: Vec<(f64, HostIdx)> = list
+        .iter()
+        .map(|&h| {
+            let weight = snapshot.host(h).map_or(1, |x| x.weight.to_native().max(1));
+            // 1 - u is in (0, 1], so the logarithm is finite.
+            let u: f64 = 1.0 - rng.random::<f64>();
+            (-u.ln() / f64::from(weight), h)
+        })
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    for (slot, (_, h)) in list.iter_mut().zip(keyed) {
+        *slot = h;
+    }
+}
+
+fn uniform_shuffle<R: Rng + ?Sized>(list: &mut [HostIdx], rng: &mut R) {
+    use rand::seq::SliceRandom;
+    list.shuffle(rng);
+}
+
+/// Shuffles hosts among netblocks of equal prefix length, keeping longer prefixes first.
+fn shuffle_runs<R: Rng + ?Sized>(list: &mut [(u8, HostIdx)], rng: &mut R) {
+    use rand::seq::SliceRandom;
+    let mut start = 0;
+    while start < list.len() {
+        let len = list[start].0;
+        let end = list[start..]
+            .iter()
+            .position(|(l, _)| *l != len)
+            .map_or(list.len(), |p| start + p);
+        list[start..end].shuffle(rng);
+        start = end;
+    }
+}
+
+/// A "seen" set over dense host indices.
+struct Seen(Vec<bool>);
+
+impl Seen {
+    fn new(hosts: usize) -> Self {
+        Seen(vec![false; hosts])
+    }
+
+    /// True the first time `h` is offered.
+    fn first(&mut self, h: HostIdx) -> bool {
+        match self.0.get_mut(h as usize) {
+            Some(slot) if !*slot => {
+                *slot = true;
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The bundle file: a fixed header (magic, format version, body length, generation time,
+//! BLAKE3 of the body) followed by the rkyv archive of a [`SnapshotData`].
+//!
+//! Only this module knows the on-disk layout. Writing goes to a temporary file in the target
+//! directory, is fsynced, then renamed over the target, so a reader sees the old bundle or the
+//! new one and never half of one. Reading maps the file and checks everything before anything
+//! else looks at it.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rkyv::util::AlignedVec;
+
+use super::model::{ArchivedSnapshotData, SnapshotData};
+
+/// The first eight bytes of every bundle.
+pub const MAGIC: [u8; 8] = *b"MLBUNDL\0";
+/// The body layout this program writes and reads. Bump on any change to `model`.
+pub const FORMAT_VERSION: u32 = 1;
+/// Header size; also the body's offset, a multiple of rkyv's 16-byte alignment.
+pub const HEADER_LEN: usize = 64;
+
+/// Why a bundle was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a mirrorlist bundle (bad magic)")]
+    Magic { path: PathBuf },
+    #[error("{path}: bundle format version {found}, this program reads version {FORMAT_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error("{path}: truncated or padded: header says {expected} body bytes, file has {found}")]
+    Length {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{path}: checksum mismatch: the body is corrupt")]
+    Checksum { path: PathBuf },
+    #[error("{path}: archive does not validate: {message}")]
+    Archive { path: PathBuf, message: String },
+    #[error("{path}: inconsistent data: {message}")]
+    Inconsistent { path: PathBuf, message: String },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The fixed-size header, readable without touching the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub version: u32,
+    pub body_len: u64,
+    pub generated_at: u64,
+    pub checksum: [u8; 32],
+}
+
+impl Header {
+    fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out[0..8].copy_from_slice(&MAGIC);
+        out[8..12].copy_from_slice(&self.version.to_le_bytes());
+        out[12..16].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        out[16..24].copy_from_slice(&self.body_len.to_le_bytes());
+        out[24..32].copy_from_slice(&self.generated_at.to_le_bytes());
+        out[32..64].copy_from_slice(&self.checksum);
+        out
+    }
+
+    /// Parses and checks magic and version; the body is not looked at.
+    pub fn decode(path: &Path, bytes: &[u8]) -> Result<Header, BundleError> {
+        let path = || path.to_path_buf();
+        if bytes.len() < 8 || bytes[0..8] != MAGIC {
+            return Err(BundleError::Magic { path: path() });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(BundleError::Length {
+                path: path(),
+                expected: HEADER_LEN as u64,
+                found: bytes.len() as u64,
+            });
+        }
+        let word = |r: std::ops::Range<usize>| {
+            let mut b = [0u8; 8];
+            b[..r.len()].copy_from_slice(&bytes[r]);
+            u64::from_le_bytes(b)
+        };
+        let version = word(8..12) as u32;
+        if version != FORMAT_VERSION {
+            return Err(BundleError::Version {
+                path: path(),
+                found: version,
+            });
+        }
+        let mut checksum = [0u8; 32];
+        checksum.copy_from_slice(&bytes[32..64]);
+        Ok(Header {
+            version,
+            body_len: word(16..24),
+            generated_at: word(24..32),
+            checksum,
+        })
+    }
+}
+
+/// Serializes `data` into the bytes of a bundle body (rkyv archive).
+pub fn encode_body(data: &SnapshotData) -> Result<AlignedVec, rkyv::rancor::Error> {
+    rkyv::to_bytes::<rkyv::rancor::Error>(data)
+}
+
+/// Writes `data` as a bundle at `path`, atomically: temp file, fsync, rename, fsync directory.
+/// On any failure the temp file is removed and whatever was at `path` is untouched.
+pub fn write(path: &Path, data: &SnapshotData) -> Result<u64, BundleError> {
+    let werr = |source| BundleError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let body = encode_body(data).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    let header = Header {
+        version: FORMAT_VERSION,
+        body_len: body.len() as u64,
+        generated_at: data.meta.generated_at,
+        checksum: *blake3::hash(&body).as_bytes(),
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(&header.encode())?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory entry is.
+        File::open(&dir)?.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp); // best effort: the error that matters is `e`
+        return Err(werr(e));
+    }
+    Ok((HEADER_LEN + body.len()) as u64)
+}
+
+/// The bytes of a checked bundle body, in memory or mapped from a file.
+pub enum BodyBytes {
+    /// A mapped bundle file; the body starts at [`HEADER_LEN`].
+    Mapped(memmap2::Mmap),
+    /// A body built in this process (serving MirrorManager inputs directly).
+    Heap(AlignedVec),
+}
+
+impl BodyBytes {
+    pub fn body(&self) -> &[u8] {
+        match self {
+            BodyBytes::Mapped(map) => map.get(HEADER_LEN..).unwrap_or(&[]),
+            BodyBytes::Heap(v) => v.as_slice(),
+        }
+    }
+}
+
+/// Opens `path`, maps it, and checks header, length and checksum. The archive itself is
+/// validated by [`access`].
+pub fn open(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
+    let ioerr = |source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(ioerr)?;
+    // SAFETY: the map is read-only and private to this process. `build` never rewrites a bundle
+    // in place (it renames a new file over the old name, leaving this inode intact), so the
+    // bytes do not change under us unless someone truncates the file by hand, which the
+    // operator docs warn against. Mapping instead of reading is what lets a reload of a
+    // 50 MB bundle cost no heap copy and lets instances share one page cache (measured in
+    // loadtest/RESULTS.md).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioerr)?;
+    let header = Header::decode(path, &map)?;
+    let found = (map.len() - HEADER_LEN) as u64;
+    if found != header.body_len {
+        return Err(BundleError::Length {
+            path: path.to_path_buf(),
+            expected: header.body_len,
+            found,
+        });
+    }
+    if blake3::hash(&map[HEADER_LEN..]).as_bytes() != &header.checksum {
+        return Err(BundleError::Checksum {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((header, BodyBytes::Mapped(map)))
+}
+
+/// Reads only the header of the bundle at `path` (for the "older than served" check).
+pub fn peek_header(path: &Path) -> Result<Header, BundleError> {
+    use std::io::Read;
+    let mut buf = [0u8; HEADER_LEN];
+    let mut file = File::open(path).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let n = file.read(&mut buf).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Header::decode(path, &buf[..n])
+}
+
+/// Validates the archive structure of a body and returns its root.
+pub fn access<'a>(path: &Path, body: &'a [u8]) -> Result<&'a ArchivedSnapshotData, BundleError> {
+    rkyv::access::<ArchivedSnapshotData, rkyv::rancor::Error>(body).map_err(|e| {
+        BundleError::Archive {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    })
+}

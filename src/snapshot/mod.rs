@@ -1,0 +1,345 @@
+//! The immutable snapshot a request reads, and the bundle format it is stored in.
+//!
+//! A [`Snapshot`] owns the bundle bytes (mapped or in memory), the validated archive root that
+//! borrows them, and the few indexes that are cheaper to build at load than to archive
+//! (prefix tries, the mmdb reader). It knows nothing of HTTP. Once built it is never mutated:
+//! a reload builds a new one and swaps the pointer (see `reload`).
+
+pub mod bundle;
+pub mod model;
+mod validate;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+use prefix_trie::PrefixMap;
+
+use bundle::{BodyBytes, BundleError};
+use model::{
+    ArchivedDirectory, ArchivedGeo, ArchivedHost, ArchivedNet, ArchivedRepoArch,
+    ArchivedSnapshotData, HostIdx, SnapshotData,
+};
+
+type DataRef<'a> = &'a ArchivedSnapshotData;
+
+self_cell::self_cell!(
+    /// The bundle bytes and the archive root that points into them.
+    struct Archive {
+        owner: Arc<BodyBytes>,
+        #[covariant]
+        dependent: DataRef,
+    }
+);
+
+/// A byte range of the bundle body, so the mmdb reader can read in place.
+struct GeoBytes {
+    bytes: Arc<BodyBytes>,
+    range: std::ops::Range<usize>,
+}
+
+impl AsRef<[u8]> for GeoBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.body().get(self.range.clone()).unwrap_or(&[])
+    }
+}
+
+/// IPv4 and IPv6 tries with the same value type.
+struct NetMap<T> {
+    v4: PrefixMap<Ipv4Net, T>,
+    v6: PrefixMap<Ipv6Net, T>,
+}
+
+impl<T> NetMap<T> {
+    fn new() -> Self {
+        NetMap {
+            v4: PrefixMap::new(),
+            v6: PrefixMap::new(),
+        }
+    }
+
+    fn insert(&mut self, net: &ArchivedNet, value: T) {
+        match net.to_ipnet() {
+            Some(ipnet::IpNet::V4(n)) => {
+                self.v4.insert(n, value);
+            }
+            Some(ipnet::IpNet::V6(n)) => {
+                self.v6.insert(n, value);
+            }
+            None => {} // rejected by validate before indexes are built
+        }
+    }
+
+    /// The longest prefix containing `ip`.
+    fn longest(&self, ip: IpAddr) -> Option<&T> {
+        match ip {
+            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, v)| v),
+            IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, v)| v),
+        }
+    }
+
+    /// Every prefix containing `ip` with its length, least specific first.
+    fn covering(&self, ip: IpAddr, out: &mut Vec<(u8, T)>)
+    where
+        T: Copy,
+    {
+        match ip {
+            IpAddr::V4(a) => out.extend(
+                self.v4
+                    .cover(&Ipv4Net::from(a))
+                    .map(|(p, v)| (p.prefix_len(), *v)),
+            ),
+            IpAddr::V6(a) => out.extend(
+                self.v6
+                    .cover(&Ipv6Net::from(a))
+                    .map(|(p, v)| (p.prefix_len(), *v)),
+            ),
+        }
+    }
+}
+
+enum GeoIndex {
+    None,
+    Mmdb(maxminddb::Reader<GeoBytes>),
+    Networks(NetMap<u32>),
+}
+
+/// Everything one request reads, immutable once built.
+pub struct Snapshot {
+    archive: Archive,
+    host_nets: NetMap<u32>,
+    asn_nets: NetMap<u32>,
+    country_nets: NetMap<u32>,
+    geo: GeoIndex,
+    /// Installed-snapshot counter, from 1 at start-up; set by the holder before install.
+    pub sequence: u64,
+}
+
+/// `::ffff:a.b.c.d` is IPv4 everywhere (decision 2).
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+impl Snapshot {
+    /// Loads and fully checks the bundle at `path`.
+    pub fn load(path: &Path) -> Result<Snapshot, BundleError> {
+        let (_header, bytes) = bundle::open(path)?;
+        Snapshot::from_body(path, bytes)
+    }
+
+    /// Builds a snapshot from compiled data in memory (serving MirrorManager inputs directly).
+    pub fn from_data(data: &SnapshotData) -> Result<Snapshot, BundleError> {
+        let path = Path::new("(in memory)");
+        let body = bundle::encode_body(data).map_err(|e| BundleError::Archive {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Snapshot::from_body(path, BodyBytes::Heap(body))
+    }
+
+    fn from_body(path: &Path, bytes: BodyBytes) -> Result<Snapshot, BundleError> {
+        let bytes = Arc::new(bytes);
+        let archive = Archive::try_new(bytes.clone(), |b| bundle::access(path, b.body()))?;
+        let data: &ArchivedSnapshotData = archive.borrow_dependent();
+        validate::check(data).map_err(|message| BundleError::Inconsistent {
+            path: path.to_path_buf(),
+            message,
+        })?;
+
+        let mut host_nets = NetMap::new();
+        for (i, e) in data.host_netblocks.iter().enumerate() {
+            host_nets.insert(&e.net, i as u32);
+        }
+        let mut asn_nets = NetMap::new();
+        for e in data.global_asn.iter() {
+            asn_nets.insert(&e.net, e.asn.to_native());
+        }
+        let mut country_nets = NetMap::new();
+        for (i, e) in data.netblock_countries.iter().enumerate() {
+            country_nets.insert(&e.net, i as u32);
+        }
+        let geo = match &data.geo {
+            ArchivedGeo::None => GeoIndex::None,
+            ArchivedGeo::Networks(list) => {
+                let mut map = NetMap::new();
+                for (i, e) in list.iter().enumerate() {
+                    map.insert(&e.net, i as u32);
+                }
+                GeoIndex::Networks(map)
+            }
+            ArchivedGeo::Mmdb(mmdb) => {
+                let body = bytes.body();
+                let start = (mmdb.as_ptr() as usize).saturating_sub(body.as_ptr() as usize);
+                let source = GeoBytes {
+                    bytes: bytes.clone(),
+                    range: start..start + mmdb.len(),
+                };
+                let reader = maxminddb::Reader::from_source(source).map_err(|e| {
+                    BundleError::Inconsistent {
+                        path: path.to_path_buf(),
+                        message: format!("embedded GeoIP database: {e}"),
+                    }
+                })?;
+                GeoIndex::Mmdb(reader)
+            }
+        };
+        Ok(Snapshot {
+            archive,
+            host_nets,
+            asn_nets,
+            country_nets,
+            geo,
+            sequence: 0,
+        })
+    }
+
+    /// The archived data.
+    pub fn data(&self) -> &ArchivedSnapshotData {
+        self.archive.borrow_dependent()
+    }
+
+    /// When the input data was generated, Unix seconds.
+    pub fn generated_at(&self) -> u64 {
+        self.data().meta.generated_at.to_native()
+    }
+
+    pub fn host(&self, idx: HostIdx) -> Option<&ArchivedHost> {
+        self.data().hosts.get(idx as usize)
+    }
+
+    /// A base URL by index ("" if the index is out of range, which validate rules out).
+    pub fn base_url(&self, idx: u32) -> &str {
+        self.data()
+            .base_urls
+            .get(idx as usize)
+            .map_or("", |s| s.as_str())
+    }
+
+    pub fn directory(&self, name: &str) -> Option<&ArchivedDirectory> {
+        let dirs = &self.data().directories;
+        dirs.binary_search_by(|d| d.name.as_str().cmp(name))
+            .ok()
+            .and_then(|i| dirs.get(i))
+    }
+
+    pub fn directory_at(&self, idx: u32) -> Option<&ArchivedDirectory> {
+        self.data().directories.get(idx as usize)
+    }
+
+    /// The repo/arch entry for `"<repo>+<arch>"`.
+    pub fn repo_arch(&self, repo: &str, arch: &str) -> Option<&ArchivedRepoArch> {
+        let list = &self.data().repo_arch;
+        let want = (repo.as_bytes(), &b"+"[..], arch.as_bytes());
+        list.binary_search_by(|e| cmp_joined(e.key.as_bytes(), want))
+            .ok()
+            .and_then(|i| list.get(i))
+    }
+
+    /// The repository `repo` is an alias for, if any (one level only, as MirrorManager).
+    pub fn repo_redirect(&self, repo: &str) -> Option<&str> {
+        let list = &self.data().repo_redirects;
+        list.binary_search_by(|e| e.from.as_str().cmp(repo))
+            .ok()
+            .and_then(|i| list.get(i))
+            .map(|e| e.to.as_str())
+    }
+
+    pub fn is_disabled(&self, repo: &str) -> bool {
+        self.data()
+            .disabled_repos
+            .binary_search_by(|r| r.as_str().cmp(repo))
+            .is_ok()
+    }
+
+    /// Every host netblock containing `ip`, as `(prefix length, hosts)`, least specific first.
+    pub fn netblocks_of<'s>(&'s self, ip: IpAddr, out: &mut Vec<(u8, &'s [ArchivedIdx])>) {
+        let mut found = Vec::new();
+        self.host_nets.covering(canonical_ip(ip), &mut found);
+        let data = self.data();
+        out.extend(found.into_iter().filter_map(|(len, i)| {
+            data.host_netblocks
+                .get(i as usize)
+                .map(|e| (len, archived_u32s(&e.hosts)))
+        }));
+    }
+
+    /// The ASN of the longest global prefix containing `ip`.
+    pub fn asn_of(&self, ip: IpAddr) -> Option<u32> {
+        self.asn_nets.longest(canonical_ip(ip)).copied()
+    }
+
+    /// Hosts that serve clients of `asn`.
+    pub fn asn_hosts(&self, asn: u32) -> &[ArchivedIdx] {
+        let list = &self.data().asn_hosts;
+        list.binary_search_by(|e| e.asn.to_native().cmp(&asn))
+            .ok()
+            .and_then(|i| list.get(i))
+            .map_or(&[], |e| archived_u32s(&e.hosts))
+    }
+
+    /// The client's country: the most specific admin override, else the geo database.
+    pub fn country_of(&self, ip: IpAddr) -> Option<String> {
+        let ip = canonical_ip(ip);
+        let data = self.data();
+        if let Some(&i) = self.country_nets.longest(ip) {
+            if let Some(e) = data.netblock_countries.get(i as usize) {
+                return Some(e.country.as_str().to_string());
+            }
+        }
+        match &self.geo {
+            GeoIndex::None => None,
+            GeoIndex::Mmdb(reader) => crate::sources::geoip::country_of(reader, ip),
+            GeoIndex::Networks(map) => {
+                let i = *map.longest(ip)?;
+                match &data.geo {
+                    ArchivedGeo::Networks(list) => {
+                        list.get(i as usize).map(|e| e.country.as_str().to_string())
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The continent of a country (uppercase code).
+    pub fn continent_of(&self, country: &str) -> Option<&str> {
+        let list = &self.data().countries;
+        list.binary_search_by(|e| e.country.as_str().cmp(country))
+            .ok()
+            .and_then(|i| list.get(i))
+            .map(|e| e.continent.as_str())
+    }
+
+    /// The countries of a continent, sorted by code.
+    pub fn continent_members(&self, continent: &str) -> &[rkyv::string::ArchivedString] {
+        let list = &self.data().continents;
+        list.binary_search_by(|e| e.code.as_str().cmp(continent))
+            .ok()
+            .and_then(|i| list.get(i))
+            .map_or(&[], |e| e.members.as_slice())
+    }
+}
+
+/// A host index as archived (little-endian `u32`); `.to_native()` gives the [`HostIdx`].
+pub type ArchivedIdx = rkyv::Archived<u32>;
+
+fn archived_u32s(v: &rkyv::vec::ArchivedVec<ArchivedIdx>) -> &[ArchivedIdx] {
+    v.as_slice()
+}
+
+/// Compares `key` with the concatenation of `parts` without building the concatenation.
+fn cmp_joined(key: &[u8], parts: (&[u8], &[u8], &[u8])) -> std::cmp::Ordering {
+    let joined = parts.0.iter().chain(parts.1).chain(parts.2);
+    key.iter().cmp(joined)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Snapshot>();
+}
+

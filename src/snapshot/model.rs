@@ -1,0 +1,219 @@
+//! The compiled, archived data model: what a bundle holds and what a request reads.
+//!
+//! Everything is laid out for lookups without scans: hosts are dense `u32` indices, lists that are
+//! searched are sorted by their key (binary search works on the archived form in place), and
+//! prefix tables are stored flat and indexed into tries when a snapshot is loaded. Only
+//! `build::compile` creates these values; a loaded snapshot never changes them.
+
+use rkyv::{Archive, Deserialize, Serialize};
+
+pub use crate::build::raw::{ArchivedFileDetails, ArchivedInputDigest, FileDetails, InputDigest};
+
+/// A dense host index into [`SnapshotData::hosts`].
+pub type HostIdx = u32;
+
+/// The root of a bundle.
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct SnapshotData {
+    pub meta: Meta,
+    /// Hosts, indexed by [`HostIdx`].
+    pub hosts: Vec<Host>,
+    /// Base URLs, indexed by the `u32`s in [`HostUrls::urls`].
+    pub base_urls: Vec<String>,
+    /// Directories, sorted by name.
+    pub directories: Vec<Directory>,
+    /// Repository/arch pairs, sorted by `key` (`"<repo>+<arch>"`).
+    pub repo_arch: Vec<RepoArch>,
+    /// Repository aliases, sorted by `from`.
+    pub repo_redirects: Vec<RepoRedirect>,
+    /// Disabled repositories, sorted.
+    pub disabled_repos: Vec<String>,
+    /// The body lines listing every repo/arch pair, as sent with "invalid repo or arch".
+    pub repo_listing: String,
+    /// Host netblocks; each entry lists the hosts that prefer clients inside it.
+    pub host_netblocks: Vec<NetHosts>,
+    /// Global prefix -> ASN table.
+    pub global_asn: Vec<NetAsn>,
+    /// ASN -> hosts, sorted by ASN.
+    pub asn_hosts: Vec<AsnHosts>,
+    /// Admin overrides of the client country.
+    pub netblock_countries: Vec<NetCountry>,
+    /// Country -> continent, sorted by country.
+    pub countries: Vec<CountryContinent>,
+    /// Continent -> member countries (sorted by code), sorted by continent.
+    pub continents: Vec<Continent>,
+    pub geo: Geo,
+}
+
+/// Facts about the bundle itself.
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct Meta {
+    /// When the input data was generated, Unix seconds (the `time=` value and the generation
+    /// half of `X-Mirrorlist-Generation`).
+    pub generated_at: u64,
+    /// When `build` ran, Unix seconds.
+    pub built_at: u64,
+    /// Which kind of input it came from: `mirrormanager` or `native`.
+    pub source_kind: String,
+    pub inputs: Vec<InputDigest>,
+    /// How many input lines or keys `build` skipped.
+    pub warnings: u64,
+}
+
+/// One mirror host.
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct Host {
+    /// The source's own id (MirrorManager host id), for operators.
+    pub external_id: i64,
+    /// A readable name, or empty.
+    pub name: String,
+    /// Country code, uppercase, or empty; the metalink `location`.
+    pub country: String,
+    /// Shuffle weight, at least 1.
+    pub weight: u32,
+    /// Countries allowed to use this host, sorted; empty means everyone.
+    pub allowed_countries: Vec<String>,
+}
+
+/// One directory on the mirrors.
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct Directory {
+    pub name: String,
+    pub subpath: String,
+    /// Public hosts carrying the directory, in source order.
+    pub global: Vec<HostIdx>,
+    /// Country -> public hosts of that country, sorted by country.
+    pub by_country: Vec<CountryHosts>,
+    /// Every host carrying the directory, sorted by host.
+    pub by_host: Vec<HostUrls>,
+    /// Files with metalink details, sorted by name.
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct CountryHosts {
+    pub country: String,
+    pub hosts: Vec<HostIdx>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct HostUrls {
+    pub host: HostIdx,
+    /// Whether the host is in this directory's `global` list (public); private otherwise.
+    pub public: bool,
+    /// Indices into [`SnapshotData::base_urls`], in source order.
+    pub urls: Vec<u32>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    /// Newest first. The first describes the file; the rest become metalink alternates.
+    pub details: Vec<FileDetails>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct RepoArch {
+    /// `"<repo>+<arch>"`.
+    pub key: String,
+    /// Index into [`SnapshotData::directories`].
+    pub directory: u32,
+    /// The directory's `repodata` subdirectory (metalink mode), if the data has it.
+    pub repodata: Option<u32>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct RepoRedirect {
+    pub from: String,
+    pub to: String,
+}
+
+/// An IPv4 or IPv6 network: the address bits left-aligned in a `u128` for IPv6, or in the
+/// low 32 bits for IPv4.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+pub struct Net {
+    pub v6: bool,
+    pub bits: u128,
+    pub len: u8,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct NetHosts {
+    pub net: Net,
+    pub hosts: Vec<HostIdx>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct NetAsn {
+    pub net: Net,
+    pub asn: u32,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct AsnHosts {
+    pub asn: u32,
+    pub hosts: Vec<HostIdx>,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct NetCountry {
+    pub net: Net,
+    pub country: String,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct CountryContinent {
+    pub country: String,
+    pub continent: String,
+}
+
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub struct Continent {
+    pub code: String,
+    pub members: Vec<String>,
+}
+
+/// The geo database embedded in the bundle.
+#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+pub enum Geo {
+    #[default]
+    None,
+    /// MaxMind DB bytes, read in place.
+    Mmdb(Vec<u8>),
+    /// Networks and countries, indexed into a trie at load.
+    Networks(Vec<NetCountry>),
+}
+
+impl From<ipnet::IpNet> for Net {
+    fn from(net: ipnet::IpNet) -> Self {
+        match net {
+            ipnet::IpNet::V4(n) => Net {
+                v6: false,
+                bits: u128::from(u32::from(n.network())),
+                len: n.prefix_len(),
+            },
+            ipnet::IpNet::V6(n) => Net {
+                v6: true,
+                bits: u128::from(n.network()),
+                len: n.prefix_len(),
+            },
+        }
+    }
+}
+
+impl ArchivedNet {
+    /// The network as an `ipnet` value, or `None` if the stored length is out of range.
+    pub fn to_ipnet(&self) -> Option<ipnet::IpNet> {
+        let bits = self.bits.to_native();
+        if self.v6 {
+            ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(bits), self.len)
+                .ok()
+                .map(ipnet::IpNet::V6)
+        } else {
+            let v4 = u32::try_from(bits).ok()?;
+            ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(v4), self.len)
+                .ok()
+                .map(ipnet::IpNet::V4)
+        }
+    }
+}

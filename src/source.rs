@@ -1,0 +1,49 @@
+//! Where a serving process gets its snapshot: a bundle file, or inputs it compiles in memory
+//! (MirrorManager's files with the production server's flags, or a native source directory).
+
+use std::path::PathBuf;
+
+use crate::build::{read_and_compile, BuildError, Inputs};
+use crate::snapshot::bundle::BundleError;
+use crate::snapshot::Snapshot;
+
+/// What `serve` (and `query`) read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Bundle(PathBuf),
+    Inputs(Inputs),
+}
+
+/// Why a snapshot could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+impl Source {
+    /// Loads, validates and indexes a new snapshot. Slow (file I/O, compilation): callers on
+    /// the async runtime run it on a blocking thread.
+    pub fn load(&self) -> Result<(Snapshot, Vec<String>), LoadError> {
+        match self {
+            Source::Bundle(path) => Ok((Snapshot::load(path)?, Vec::new())),
+            Source::Inputs(inputs) => {
+                let compiled = read_and_compile(inputs)?;
+                Ok((Snapshot::from_data(&compiled.data)?, compiled.warnings))
+            }
+        }
+    }
+
+    /// A short description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Bundle(p) => format!("bundle {}", p.display()),
+            Source::Inputs(Inputs::Native(d)) => format!("source directory {}", d.display()),
+            Source::Inputs(Inputs::MirrorManager(p)) => {
+                format!("MirrorManager cache {}", p.cache.display())
+            }
+        }
+    }
+}
