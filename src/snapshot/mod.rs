@@ -101,8 +101,9 @@ impl<T> NetMap<T> {
 
 enum GeoIndex {
     None,
-    Mmdb(maxminddb::Reader<GeoBytes>),
-    Networks(NetMap<u32>),
+    // Both boxed: each is large, and there is one per snapshot.
+    Mmdb(Box<maxminddb::Reader<GeoBytes>>),
+    Networks(Box<NetMap<u32>>),
 }
 
 /// Everything one request reads, immutable once built.
@@ -169,7 +170,7 @@ impl Snapshot {
                 for (i, e) in list.iter().enumerate() {
                     map.insert(&e.net, i as u32);
                 }
-                GeoIndex::Networks(map)
+                GeoIndex::Networks(Box::new(map))
             }
             ArchivedGeo::Mmdb(mmdb) => {
                 let body = bytes.body();
@@ -184,7 +185,7 @@ impl Snapshot {
                         message: format!("embedded GeoIP database: {e}"),
                     }
                 })?;
-                GeoIndex::Mmdb(reader)
+                GeoIndex::Mmdb(Box::new(reader))
             }
         };
         Ok(Snapshot {

@@ -1,11 +1,11 @@
-//! The project's own readable source format (a directory with `mirrors.toml` and three text files), read into a [`RawData`].
+//! Reads the project's own source format: a directory with `mirrors.toml` and three text files.
 //!
-//! The layout is described field by field in `data/README.md`, which also ships a sample. The
-//! reader maps it onto `RawData` the way MirrorManager's cache generator would describe the same
-//! mirrors, so `compile` and everything after it cannot tell the two sources apart:
-//! hosts get external ids 1..n in file order, every (host, category, URL) gets a base-URL id in
-//! file order, each directory gets Global / ByCountry / ByHostId lists, and every repository
-//! directory also gets its `repodata` directory (metalink requests look for `repomd.xml` there).
+//! `data/README.md` describes the layout field by field, and `data/` itself is a sample. The
+//! result is a [`RawData`] that says what MirrorManager's cache generator would say about the
+//! same mirrors, so `compile` and everything after it cannot tell the two sources apart. Hosts
+//! get external ids 1..n in file order. Every (host, category, URL) gets a base-URL id in file
+//! order. Each directory gets Global / ByCountry / ByHostId lists. Every repository directory
+//! also gets its `repodata` directory, because metalink requests look for `repomd.xml` there.
 //!
 //! [`RawData`]: crate::build::raw::RawData
 
@@ -233,8 +233,15 @@ struct HostPlan {
     name: String,
     country: String,
     private: bool,
-    /// (category index, base URL ids, `only` patterns).
-    categories: Vec<(usize, Vec<i64>, Option<Vec<String>>)>,
+    categories: Vec<HostCategory>,
+}
+
+struct HostCategory {
+    /// Index into the category list.
+    category: usize,
+    url_ids: Vec<i64>,
+    /// `None`: every directory of the category.
+    only: Option<Vec<String>>,
 }
 
 /// Where an error in `mirrors.toml` is, kept apart from `Mapper::raw` so error closures can
@@ -436,81 +443,14 @@ impl Mapper<'_> {
                 return Err(err("`asn_clients = true` needs `asn`".into()));
             }
 
-            let mut host_categories: Vec<(usize, Vec<i64>, Option<Vec<String>>)> = Vec::new();
-            for hc in &entry.categories {
-                let Some(cat) = categories.iter().position(|c| c.name == hc.name) else {
-                    return Err(err(format!(
-                        "`category.name`: no [[category]] named {:?}",
-                        hc.name
-                    )));
-                };
-                if host_categories.iter().any(|(c, _, _)| *c == cat) {
-                    return Err(err(format!("category {:?} is listed twice", hc.name)));
+            let mut host_categories: Vec<HostCategory> = Vec::new();
+            for served in &entry.categories {
+                let hc =
+                    self.host_category(served, categories, name, span.clone(), &mut next_url_id)?;
+                if host_categories.iter().any(|c| c.category == hc.category) {
+                    return Err(err(format!("category {:?} is listed twice", served.name)));
                 }
-                if hc.urls.is_empty() {
-                    return Err(err(format!("category {:?}: `urls` is empty", hc.name)));
-                }
-                let mut ids = Vec::new();
-                let mut seen_urls = HashSet::new();
-                for url in &hc.urls {
-                    // Paths are appended as "/subpath", so a trailing slash would double it.
-                    let url = url.trim().trim_end_matches('/');
-                    let scheme_ok = url.split_once("://").is_some_and(|(scheme, rest)| {
-                        !scheme.is_empty()
-                            && scheme
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || c == '+')
-                            && !rest.is_empty()
-                    });
-                    if !scheme_ok {
-                        return Err(err(format!(
-                            "category {:?}: `urls`: {url:?} is not `scheme://host/path`",
-                            hc.name
-                        )));
-                    }
-                    if !seen_urls.insert(url) {
-                        return Err(err(format!(
-                            "category {:?}: `urls`: {url:?} is listed twice",
-                            hc.name
-                        )));
-                    }
-                    self.raw.base_urls.insert(next_url_id, url.to_string());
-                    ids.push(next_url_id);
-                    next_url_id += 1;
-                }
-                let only = match &hc.only {
-                    None => None,
-                    Some(patterns) if patterns.is_empty() => {
-                        return Err(err(format!(
-                            "category {:?}: `only` is empty; leave it out to carry every directory",
-                            hc.name
-                        )))
-                    }
-                    Some(patterns) => {
-                        let mut cleaned = Vec::new();
-                        for pattern in patterns {
-                            let p = clean_path(pattern, false).ok_or_else(|| {
-                                err(format!(
-                                    "category {:?}: `only`: {pattern:?} is not a relative path",
-                                    hc.name
-                                ))
-                            })?;
-                            let rel_dirs = &categories[cat].dirs;
-                            if !rel_dirs.iter().any(|d| pattern_matches(p, d)) {
-                                self.warn(
-                                    span.clone(),
-                                    format!(
-                                        "host {name:?}: category {:?}: `only` pattern {p:?} matches no directory",
-                                        hc.name
-                                    ),
-                                );
-                            }
-                            cleaned.push(p.to_string());
-                        }
-                        Some(cleaned)
-                    }
-                };
-                host_categories.push((cat, ids, only));
+                host_categories.push(hc);
             }
 
             for text in &entry.netblocks {
@@ -538,6 +478,12 @@ impl Mapper<'_> {
                 self.raw.asn_hosts[slot].1.push(id);
             }
 
+            if entry.categories.is_empty() {
+                self.warn(
+                    span.clone(),
+                    format!("host {name:?}: no [[host.category]]; it serves nothing"),
+                );
+            }
             if entry.private && entry.netblocks.is_empty() && !entry.asn_clients {
                 self.warn(
                     span.clone(),
@@ -572,6 +518,93 @@ impl Mapper<'_> {
         Ok(plans)
     }
 
+    /// One `[[host.category]]`: its URLs get the next base-URL ids.
+    fn host_category(
+        &mut self,
+        hc: &HostCategoryEntry,
+        categories: &[Category],
+        host: &str,
+        span: Range<usize>,
+        next_url_id: &mut i64,
+    ) -> Result<HostCategory, InputError> {
+        let loc = self.loc;
+        let err = |message: String| {
+            loc.error(
+                span.clone(),
+                format!("host {host:?}"),
+                format!("category {:?}: {message}", hc.name),
+            )
+        };
+        let Some(category) = categories.iter().position(|c| c.name == hc.name) else {
+            return Err(loc.error(
+                span.clone(),
+                format!("host {host:?}"),
+                format!("`category.name`: no [[category]] named {:?}", hc.name),
+            ));
+        };
+        if hc.urls.is_empty() {
+            return Err(err("`urls` is empty".into()));
+        }
+        let mut url_ids = Vec::new();
+        let mut seen = HashSet::new();
+        for url in &hc.urls {
+            // Paths are appended as "/subpath", so a trailing slash would double it.
+            let url = url.trim().trim_end_matches('/');
+            let scheme_ok = url.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '+')
+                    && !rest.is_empty()
+            });
+            if !scheme_ok {
+                return Err(err(format!("`urls`: {url:?} is not `scheme://host/path`")));
+            }
+            if !seen.insert(url) {
+                return Err(err(format!("`urls`: {url:?} is listed twice")));
+            }
+            self.raw.base_urls.insert(*next_url_id, url.to_string());
+            url_ids.push(*next_url_id);
+            *next_url_id += 1;
+        }
+        let only = match &hc.only {
+            None => None,
+            Some(patterns) if patterns.is_empty() => {
+                return Err(err(
+                    "`only` is empty; leave it out to carry every directory".into(),
+                ))
+            }
+            Some(patterns) => {
+                let mut cleaned = Vec::new();
+                for pattern in patterns {
+                    let p = clean_path(pattern, false).ok_or_else(|| {
+                        err(format!("`only`: {pattern:?} is not a relative path"))
+                    })?;
+                    if !categories[category]
+                        .dirs
+                        .iter()
+                        .any(|d| pattern_matches(p, d))
+                    {
+                        self.warn(
+                            span.clone(),
+                            format!(
+                                "host {host:?}: category {:?}: `only` pattern {p:?} matches no directory",
+                                hc.name
+                            ),
+                        );
+                    }
+                    cleaned.push(p.to_string());
+                }
+                Some(cleaned)
+            }
+        };
+        Ok(HostCategory {
+            category,
+            url_ids,
+            only,
+        })
+    }
+
     /// Emits one RawDirectory per directory, in category order, each repository directory
     /// followed by its derived `repodata`. Returns every directory's full path.
     fn directories(&mut self, categories: &[Category], hosts: &[HostPlan]) -> HashSet<String> {
@@ -585,12 +618,11 @@ impl Mapper<'_> {
                 };
                 let mut by_country: BTreeMap<String, Vec<i64>> = BTreeMap::new();
                 for host in hosts {
-                    let Some((_, url_ids, only)) =
-                        host.categories.iter().find(|(c, _, _)| *c == cat_index)
-                    else {
+                    let Some(hc) = host.categories.iter().find(|c| c.category == cat_index) else {
                         continue;
                     };
-                    let carries = only
+                    let carries = hc
+                        .only
                         .as_ref()
                         .is_none_or(|patterns| patterns.iter().any(|p| pattern_matches(p, rel)));
                     if !carries {
@@ -603,7 +635,7 @@ impl Mapper<'_> {
                             .or_default()
                             .push(host.id);
                     }
-                    directory.by_host.push((host.id, url_ids.clone()));
+                    directory.by_host.push((host.id, hc.url_ids.clone()));
                 }
                 directory.by_country = by_country.into_iter().collect();
 
@@ -682,7 +714,7 @@ impl Mapper<'_> {
             }
             // MirrorManager orders by timestamp, newest first; the first entry is the current
             // file and the rest become metalink alternates.
-            versions.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+            versions.sort_by_key(|v| std::cmp::Reverse(v.timestamp));
             let files = self.raw.file_details.entry(dir.to_string()).or_default();
             if files.contains_key(name) {
                 return Err(err("this directory and file name are listed twice".into()));
