@@ -1,12 +1,11 @@
 //! The `mirrorlist` binary: parse the command line, set up diagnostics, run one command.
 
-use clap::Parser;
-
-use mirrorlist::cli::args::{Cli, Command, LogFormat};
+use mirrorlist::cli::args::{Command, LogFormat};
 use mirrorlist::cli::{build, inspect, query, serve};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // Command line, then MIRRORLIST_* variables, then `serve --config FILE`.
+    let cli = mirrorlist::config::parse();
     init_tracing(cli.log_format);
     let result = match &cli.command {
         Command::Serve(args) => serve::run(args),

@@ -1,13 +1,17 @@
 //! The snapshot holder's writer side: load a new snapshot off the request path, check it,
 //! and install it with one `ArcSwap::store`.
 //!
-//! Triggers (SIGHUP, the file watch) call [`Reloader::trigger`]. One reload runs at a time;
-//! triggers that arrive meanwhile collapse into one more reload after it (a `Notify` holds at
-//! most one permit), which reads the newest input. A reload that fails, or would install data
-//! older than what is served (without `--allow-older`), leaves the served snapshot untouched.
+//! Triggers (SIGHUP, the file watch) call [`Reloader::trigger`], which only sets a flag. One
+//! reload runs at a time and clears the flag as it starts, so it serves every trigger before
+//! it; triggers that arrive during it set the flag again and make exactly one more reload
+//! after it, which reads the newest input. Reload starts are at least
+//! [`DEFAULT_MIN_INTERVAL`] apart (`--reload-interval-ms`): a trigger after a quiet spell
+//! reloads at once, and a burst of triggers, however spread over that interval, becomes at
+//! most two reloads. A reload that fails, or would install data older than what is served
+//! (without `--allow-older`), leaves the served snapshot untouched.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
@@ -28,12 +32,23 @@ pub struct ReloadCounters {
     pub last_duration_ms: AtomicU64,
 }
 
+/// The least time between the starts of two reloads, unless configured otherwise.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Loads and installs snapshots for one [`AppState`].
 pub struct Reloader {
     source: Source,
     state: Arc<AppState>,
     allow_older: bool,
-    pending: Notify,
+    /// A reload has been asked for since the last one started.
+    pending: AtomicBool,
+    /// Wakes [`Reloader::run`] when `pending` is set.
+    wake: Notify,
+    min_interval: Duration,
+    /// When the oldest trigger not yet served arrived (for "trigger to installed" times).
+    pending_since: Mutex<Option<Instant>>,
+    /// Held for the whole of a reload: one at a time, whoever calls.
+    running: tokio::sync::Mutex<()>,
     next_sequence: AtomicU64,
     /// Called after each install attempt with its outcome (systemd notifications use it).
     hooks: Vec<Box<dyn Fn(ReloadEvent) + Send + Sync>>,
@@ -50,7 +65,7 @@ pub enum ReloadEvent {
 /// Why a reload did not install anything.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
-    #[error("{0}")]
+    #[error(transparent)]
     Load(#[from] crate::source::LoadError),
     #[error("{origin}: data generated at {new} is older than the served data ({current}); refused (use --allow-older to roll back on purpose)")]
     Older {
@@ -68,10 +83,20 @@ impl Reloader {
             source,
             state,
             allow_older,
-            pending: Notify::new(),
+            pending: AtomicBool::new(false),
+            wake: Notify::new(),
+            min_interval: DEFAULT_MIN_INTERVAL,
+            pending_since: Mutex::new(None),
+            running: tokio::sync::Mutex::new(()),
             next_sequence: AtomicU64::new(1),
             hooks: Vec::new(),
         }
+    }
+
+    /// Sets the least time between the starts of two reloads ([`DEFAULT_MIN_INTERVAL`]).
+    pub fn min_interval(mut self, interval: Duration) -> Reloader {
+        self.min_interval = interval;
+        self
     }
 
     /// Adds a hook called around every reload.
@@ -85,26 +110,47 @@ impl Reloader {
 
     /// Asks for a reload; cheap, never blocks, coalesces with pending requests.
     pub fn trigger(&self) {
-        self.pending.notify_one();
+        if let Ok(mut since) = self.pending_since.lock() {
+            since.get_or_insert_with(Instant::now);
+        }
+        self.pending.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
     }
 
     /// Loads once now and installs the result. Used for the first snapshot and by [`run`].
     ///
     /// [`run`]: Reloader::run
     pub async fn reload_now(&self) -> Result<u64, ReloadError> {
+        let _one_at_a_time = self.running.lock().await;
+        // Triggers from here on ask for the next reload; the ones before are served by this one.
+        self.pending.store(false, Ordering::SeqCst);
+        let triggered = self
+            .pending_since
+            .lock()
+            .ok()
+            .and_then(|mut since| since.take());
         let started = Instant::now();
+        let waited_ms = triggered.map_or(0, |t| started.duration_since(t).as_millis() as u64);
+        tracing::info!(source = %self.source.describe(), waited_ms, "reload started");
         self.emit(ReloadEvent::Started);
         let result = self.load_and_install().await;
         let counters = &self.state.reloads;
         match &result {
-            Ok(sequence) => {
-                let took = started.elapsed();
+            Ok((sequence, load)) => {
+                // From the trigger (or the start, for the first load) to installed.
+                let took = triggered.unwrap_or(started).elapsed();
                 counters.ok.fetch_add(1, Ordering::Relaxed);
                 counters.last_ok_at.store(unix_now(), Ordering::Relaxed);
                 counters
                     .last_duration_ms
                     .store(took.as_millis() as u64, Ordering::Relaxed);
-                tracing::info!(source = %self.source.describe(), sequence, took_ms = took.as_millis() as u64, "snapshot installed");
+                tracing::info!(
+                    source = %self.source.describe(),
+                    sequence,
+                    took_ms = took.as_millis() as u64,
+                    load_ms = load.as_millis() as u64,
+                    "snapshot installed"
+                );
                 self.emit(ReloadEvent::Installed {
                     sequence: *sequence,
                 });
@@ -112,18 +158,27 @@ impl Reloader {
             Err(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 counters.last_failed_at.store(unix_now(), Ordering::Relaxed);
-                tracing::error!(error = %e, "reload failed; still serving the previous snapshot");
+                tracing::error!(
+                    source = %self.source.describe(),
+                    error = %e,
+                    "reload failed; still serving the previous snapshot"
+                );
                 self.emit(ReloadEvent::Failed);
             }
         }
-        result
+        result.map(|(sequence, _)| sequence)
     }
 
-    async fn load_and_install(&self) -> Result<u64, ReloadError> {
+    /// Returns the installed sequence and how long reading, checking and indexing took.
+    async fn load_and_install(&self) -> Result<(u64, Duration), ReloadError> {
         let source = self.source.clone();
-        let (mut snapshot, warnings) = tokio::task::spawn_blocking(move || source.load())
-            .await
-            .map_err(|e| ReloadError::Join(e.to_string()))??;
+        let (loaded, load) = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            (source.load(), started.elapsed())
+        })
+        .await
+        .map_err(|e| ReloadError::Join(e.to_string()))?;
+        let (mut snapshot, warnings) = loaded?;
         if !warnings.is_empty() {
             tracing::warn!(count = warnings.len(), first = %warnings[0], "input lines skipped while loading");
         }
@@ -139,20 +194,34 @@ impl Reloader {
         }
         let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
         snapshot.sequence = sequence;
+        // The install: one pointer store. Requests that loaded the old snapshot keep their
+        // `Arc` and finish on it; the old one is freed when the last of them drops it.
         self.state.snapshot.store(Some(Arc::new(snapshot)));
-        Ok(sequence)
+        Ok((sequence, load))
     }
 
     /// Serves triggers until `shutdown` completes.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_start: Option<Instant> = None;
         loop {
-            tokio::select! {
-                () = self.pending.notified() => {
-                    let _ = self.reload_now().await; // logged and counted inside
+            // A wake-up whose trigger a reload already served finds the flag clear: wait on.
+            while !self.pending.load(Ordering::SeqCst) {
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = &mut shutdown => return,
                 }
-                () = &mut shutdown => break,
             }
+            if let Some(next) = last_start.map(|t| t + self.min_interval) {
+                if next > Instant::now() {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(next.into()) => {}
+                        () = &mut shutdown => return,
+                    }
+                }
+            }
+            last_start = Some(Instant::now());
+            let _ = self.reload_now().await; // logged and counted inside
         }
     }
 

@@ -31,7 +31,11 @@ impl Source {
             Source::Bundle(path) => Ok((Snapshot::load(path)?, Vec::new())),
             Source::Inputs(inputs) => {
                 let compiled = read_and_compile(inputs)?;
-                Ok((Snapshot::from_data(&compiled.data)?, compiled.warnings))
+                let snapshot = Snapshot::from_data(&compiled.data);
+                let warnings = compiled.warnings;
+                drop(compiled.data);
+                release_freed_memory();
+                Ok((snapshot?, warnings))
             }
         }
     }
@@ -45,5 +49,17 @@ impl Source {
                 format!("MirrorManager cache {}", p.cache.display())
             }
         }
+    }
+}
+
+/// Compiling MirrorManager's XL cache peaks at ~650 MB of small heap allocations, all freed
+/// once the snapshot is built; glibc keeps those pages (fragmented arenas) unless asked, so a
+/// server fed the inputs directly would stay at its peak (measured: 660 MB RSS, 96 MB after
+/// a trim). Hands the free pages back to the kernel.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds free; no pointer changes.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

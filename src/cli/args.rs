@@ -28,6 +28,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve /mirrorlist and /metalink over HTTP (with no input flags: the sample in data/).
+    #[command(after_long_help = SERVE_AFTER_HELP)]
     Serve(Box<ServeArgs>),
     /// Compile inputs into a bundle file.
     Build(BuildArgs),
@@ -60,6 +61,24 @@ pub struct InputArgs {
     pub geoip: Option<PathBuf>,
 }
 
+/// The end of `mirrorlist serve --help`.
+const SERVE_AFTER_HELP: &str = "\
+Settings, highest precedence first: command-line flags, MIRRORLIST_* environment variables,
+the --config file, the defaults shown above.
+
+Signals:
+  SIGHUP           reload the inputs (on failure keep serving the old data)
+  SIGUSR1          reopen the statistics log (-l), after logrotate moved it
+  SIGTERM, SIGINT  stop accepting, finish requests in flight (--drain-timeout), exit 0
+  second SIGINT    exit at once
+
+Admin listener (--admin-listen): /metrics, /healthz (200 while running), /readyz (200 once
+data is loaded, 503 before and while shutting down).
+
+Under systemd (Type=notify): READY=1 after the first load, RELOADING=1/READY=1 around each
+reload, STOPPING=1 on shutdown; a socket passed by a .socket unit replaces --listen/--port.
+Examples: systemd/ in the source tree.";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -73,10 +92,10 @@ pub struct ServeArgs {
     /// Minimum number of local mirrors before the global list is added.
     #[arg(short = 'm', long, default_value_t = 5, env = "MIRRORLIST_MINIMUM")]
     pub minimum: usize,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1", env = "MIRRORLIST_LISTEN")]
+    /// Address of the public listener (`::` for all). Ignored when systemd passes a socket.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", env = "MIRRORLIST_LISTEN")]
     pub listen: IpAddr,
-    /// Port to listen on.
+    /// Port of the public listener (0: any free port, printed on stdout).
     #[arg(long, default_value_t = 8080, env = "MIRRORLIST_PORT")]
     pub port: u16,
     /// Peers whose X-Forwarded-For is believed (repeatable). Default: 127.0.0.0/8 and ::1.
@@ -85,27 +104,50 @@ pub struct ServeArgs {
     /// Who may override the client address with `ip=`.
     #[arg(long, value_enum, default_value_t = IpParamPolicy::Trusted, env = "MIRRORLIST_ALLOW_IP_PARAM")]
     pub allow_ip_param: IpParamPolicy,
-    /// Reload when the bundle's directory changes (atomic renames included).
+    /// Reload when an input changes: watches the directory of the bundle (or of each input
+    /// file), so atomic renames are seen; a burst of changes becomes one reload.
     #[arg(long, env = "MIRRORLIST_WATCH")]
     pub watch: bool,
     /// Accept a reload whose data is older than the data being served.
     #[arg(long, env = "MIRRORLIST_ALLOW_OLDER")]
     pub allow_older: bool,
-    /// Maximum connections served at once; more wait in the accept queue.
+    /// Least time between the starts of two reloads, in milliseconds. A reload asked for
+    /// sooner waits for it, and every request in the meantime becomes that one reload.
+    #[arg(long, value_name = "MS", default_value_t = 1000, env = "MIRRORLIST_RELOAD_INTERVAL_MS")]
+    pub reload_interval_ms: u64,
+    /// Maximum connections served at once; more wait in the accept queue (never refused).
     #[arg(long, default_value_t = 10_000, env = "MIRRORLIST_MAX_CONNECTIONS")]
     pub max_connections: usize,
-    /// Seconds a client has to send its request headers.
+    /// Seconds a client has to send a complete request head, from the accept (or, on a
+    /// keep-alive connection, from the end of the previous answer); then it is closed.
     #[arg(long, default_value_t = 10, env = "MIRRORLIST_HEADER_TIMEOUT")]
     pub header_read_timeout: u64,
-    /// Largest request head (request line + headers) in bytes.
+    /// Seconds a connection may go with no byte moving either way after its first request
+    /// (idle HTTP/2 connections, clients that stop reading); then it is closed.
+    #[arg(long, default_value_t = 60, env = "MIRRORLIST_IDLE_TIMEOUT")]
+    pub idle_timeout: u64,
+    /// Largest request head (request line + headers) in bytes; larger gets 431.
     #[arg(long, default_value_t = 65_536, env = "MIRRORLIST_MAX_HEADER_BYTES")]
     pub max_header_bytes: usize,
+    /// Longest query string in bytes; longer gets 414 (and a log line) before it is parsed.
+    #[arg(long, default_value_t = 4096, env = "MIRRORLIST_MAX_QUERY_BYTES")]
+    pub max_query_bytes: usize,
     /// HTTP/2 streams per connection.
     #[arg(long, default_value_t = 100, env = "MIRRORLIST_H2_MAX_STREAMS")]
     pub h2_max_streams: u32,
-    /// Seconds to let requests in flight finish after SIGTERM.
-    #[arg(long, default_value_t = 10, env = "MIRRORLIST_DRAIN_TIMEOUT")]
+    /// Seconds to let requests in flight finish after SIGTERM or SIGINT; then the rest are
+    /// closed and the process exits 0.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, env = "MIRRORLIST_DRAIN_TIMEOUT")]
     pub drain_timeout: u64,
+    /// Admin listener for /metrics (Prometheus), /healthz and /readyz, or `none`; keep it
+    /// private. Default: 127.0.0.1:9100, or a free port when --port is 0 (printed on stdout).
+    #[arg(long, value_name = "ADDR:PORT", env = "MIRRORLIST_ADMIN_LISTEN")]
+    pub admin_listen: Option<crate::config::AdminListen>,
+    /// Read settings from a TOML file whose keys are these long flag names (`port = 8080`,
+    /// `trusted-proxy = ["10.0.0.0/8"]`, `watch = true`); the command line and the MIRRORLIST_*
+    /// variables win over it. Example: systemd/mirrorlist.toml.
+    #[arg(long, value_name = "FILE", env = "MIRRORLIST_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

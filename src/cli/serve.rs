@@ -27,7 +27,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))
+    let result = runtime.block_on(serve(args));
+    // A load still running on a blocking thread (SIGTERM during the first load) must not hold
+    // up the exit, as dropping the runtime would.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -46,24 +50,55 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     let state = Arc::new(state);
+    // The admin listener starts before the first load, so /readyz answers 503 until then.
+    let admin = match crate::config::AdminListen::resolve(args.admin_listen, args.port).0 {
+        Some(addr) => {
+            let listener = http::bind(addr).await.context("--admin-listen")?;
+            let local = listener.local_addr().unwrap_or(addr);
+            println!("Admin on http://{local}");
+            Some(http::admin::Admin::start(listener, state.clone()))
+        }
+        None => None,
+    };
     let limits = Limits {
         max_connections: args.max_connections,
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         max_header_bytes: args.max_header_bytes,
+        max_query_bytes: args.max_query_bytes,
         max_h2_streams: args.h2_max_streams,
         drain_timeout: Duration::from_secs(args.drain_timeout),
     };
+    http::raise_fd_limit(limits.max_connections);
 
     let addr = SocketAddr::new(args.listen, args.port);
-    let listener = http::bind(addr).await?;
+    // Socket activation: a listener passed by systemd (mirrorlist.socket) replaces --listen/--port.
+    let listener = match crate::notify::inherited_listener()? {
+        Some(inherited) => tokio::net::TcpListener::from_std(inherited)
+            .context("cannot use the socket passed by systemd")?,
+        None => http::bind(addr).await?,
+    };
     let local = listener.local_addr().unwrap_or(addr);
 
-    let reloader = Arc::new(Reloader::new(source, state.clone(), args.allow_older));
+    // Installed before the first load: SIGHUP or SIGUSR1 (default action: terminate) during
+    // a slow start must not kill the process, and SIGTERM must stop it promptly.
+    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot install SIGUSR1")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT")?;
+
+    let mut reloader = Reloader::new(source, state.clone(), args.allow_older)
+        .min_interval(Duration::from_millis(args.reload_interval_ms));
+    reloader.on_event(crate::notify::on_reload); // RELOADING=1 / READY=1 for systemd
+    let reloader = Arc::new(reloader);
     tracing::info!(source = %reloader.source().describe(), "loading the first snapshot");
-    reloader
-        .reload_now()
-        .await
-        .with_context(|| format!("cannot load {}", reloader.source().describe()))?;
+    tokio::select! {
+        first = reloader.reload_now() => {
+            first.with_context(|| format!("cannot load {}", reloader.source().describe()))?;
+        }
+        _ = term.recv() => { tracing::info!("SIGTERM before the first snapshot: exiting"); return Ok(()); }
+        _ = int.recv() => { tracing::info!("SIGINT before the first snapshot: exiting"); return Ok(()); }
+    }
     println!("Listening on http://{local}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -71,17 +106,19 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
 
-    let mut hup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
-    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot install SIGUSR1")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT")?;
-
     let reload_task = {
         let reloader = reloader.clone();
         let rx = stop_rx.clone();
         tokio::spawn(async move { reloader.run(stopped(rx)).await })
     };
+    // `--watch`: the inputs' directories; dropped (watch stopped) when `serve` returns.
+    let _watch = if args.watch {
+        Some(crate::watch::spawn(reloader.clone()).context("--watch")?)
+    } else {
+        None
+    };
     let server = tokio::spawn(http::serve(listener, state.clone(), limits, stopped(stop_rx)));
+    crate::notify::ready(&format!("serving on {local}"));
     let signals = {
         let state = state.clone();
         async move {
@@ -104,6 +141,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         }
     };
     let mut int = signals.await;
+    crate::notify::stopping();
+    if let Some(admin) = &admin {
+        admin.set_draining(); // /readyz: 503, so load balancers move on
+    }
     let _ = stop_tx.send(true);
     tokio::select! {
         _ = server => {}

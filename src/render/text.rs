@@ -34,17 +34,26 @@ pub fn redirect_target(
     hosts: &[Chosen<'_>],
     protocols: Option<&[&str]>,
 ) -> Option<String> {
-    let order = super::urls::REDIRECT_PREFERENCE;
+    // The schemes a redirect may use: https then http, less those `protocol=` leaves out
+    // (filter first, then prefer: `protocol=http` must still find a host's http URL when the
+    // host also has https).
+    let order: Vec<&str> = super::urls::REDIRECT_PREFERENCE
+        .iter()
+        .copied()
+        .filter(|s| protocols.is_none_or(|p| p.contains(s)))
+        .collect();
     for chosen in hosts {
         let mut found = None;
-        for_each_kept(snapshot, chosen.entry, UrlPolicy::Preferred(order), |base| {
-            let allowed = protocols.is_none_or(|p| crate::select::scheme_in(base, p));
-            if allowed {
+        for_each_kept(
+            snapshot,
+            chosen.entry,
+            UrlPolicy::Preferred(&order),
+            |base| {
                 let mut url = Vec::new();
                 push_url(&mut url, base, dir, file);
                 found = Some(String::from_utf8_lossy(&url).into_owned());
-            }
-        });
+            },
+        );
         if found.is_some() {
             return found;
         }

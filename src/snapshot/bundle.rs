@@ -178,6 +178,16 @@ pub fn open(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
         path: path.to_path_buf(),
         source,
     };
+    // A directory opens fine and then fails to map with a puzzling "No such device"; a FIFO
+    // would block the open. Say what it is instead.
+    let meta = std::fs::metadata(path).map_err(ioerr)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a directory" } else { "not a regular file" };
+        return Err(ioerr(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{what}, not a bundle file"),
+        )));
+    }
     let file = File::open(path).map_err(ioerr)?;
     // SAFETY: the map is read-only and private to this process. `build` never rewrites a bundle
     // in place (it renames a new file over the old name, leaving this inode intact), so the

@@ -183,13 +183,17 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
     }
 
     // The production server looks these up by linear scan, so for a repeated key the first
-    // entry decides.
-    let mut seen = BTreeSet::new();
+    // entry decides. MirrorManager's generator writes one entry per disabled repository row,
+    // i.e. per arch, so repeats with the same value are normal and not worth a warning.
+    let mut seen = BTreeMap::new();
     for entry in &list.disabled_repository_cache {
-        if !seen.insert(entry.key.as_str()) {
-            w.duplicate("DisabledRepositoryCache", &entry.key);
+        if let Some(&first) = seen.get(entry.key.as_str()) {
+            if first != entry.value {
+                w.duplicate("DisabledRepositoryCache", &entry.key);
+            }
             continue;
         }
+        seen.insert(entry.key.as_str(), entry.value);
         if entry.value {
             raw.disabled_repos.push(entry.key.clone());
         }
@@ -592,6 +596,11 @@ mod tests {
                     key: "x".into(),
                     value: true,
                 },
+                StringBoolMap {
+                    key: "y".into(),
+                    value: true,
+                },
+                // One entry per arch, as MirrorManager writes them: no warning.
                 StringBoolMap {
                     key: "y".into(),
                     value: true,
