@@ -279,6 +279,34 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses_with_every_key() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/mirrorlist.toml");
+        let a = serve_args(&["--config", example]).unwrap();
+        assert_eq!(
+            a.input.bundle.as_deref(),
+            Some(Path::new("/var/lib/mirrorlist/mirrorlist.bundle"))
+        );
+        // Every commented-out `key = value` line must be valid too.
+        let text = std::fs::read_to_string(example).unwrap();
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|l| l.contains(" = ") && !l.starts_with(' '))
+            .filter(|l| {
+                !["cache", "global-netblocks", "cccsv", "geoip", "source"]
+                    .iter()
+                    .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(uncommented.contains("drain-timeout"), "{uncommented}");
+        let f = config(&uncommented);
+        let a = serve_args(&["--config", f.path().to_str().unwrap()]).unwrap();
+        assert_eq!(a.drain_timeout, 10);
+        assert_eq!(a.trusted_proxies.len(), 2);
+    }
+
+    #[test]
     fn admin_listen_parses() {
         assert_eq!("none".parse::<AdminListen>(), Ok(AdminListen(None)));
         assert_eq!(

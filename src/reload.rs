@@ -172,8 +172,14 @@ impl Reloader {
     /// Returns the installed sequence and how long reading, checking and indexing took.
     async fn load_and_install(&self) -> Result<(u64, Duration), ReloadError> {
         let source = self.source.clone();
+        let current = self.state.snapshot.load_full();
         let (loaded, load) = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
+            // The new bundle's pages replace the served one's in memory instead of adding to
+            // them; the served snapshot maps back (from the page cache) what requests read.
+            if let Some(current) = current {
+                current.release_resident_pages();
+            }
             (source.load(), started.elapsed())
         })
         .await
@@ -194,9 +200,15 @@ impl Reloader {
         }
         let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
         snapshot.sequence = sequence;
-        // The install: one pointer store. Requests that loaded the old snapshot keep their
-        // `Arc` and finish on it; the old one is freed when the last of them drops it.
-        self.state.snapshot.store(Some(Arc::new(snapshot)));
+        // The install: one atomic pointer exchange (`store` is `swap` plus dropping the old
+        // value). Requests that loaded the old snapshot keep their `Arc` and finish on it.
+        let old = self.state.snapshot.swap(Some(Arc::new(snapshot)));
+        if let Some(old) = old {
+            // Freeing a mapped snapshot unmaps it, and when its file was replaced the kernel
+            // then drops that file's page cache: tens of milliseconds for a large bundle, not
+            // to be spent on a runtime thread that serves requests.
+            tokio::task::spawn_blocking(move || release(old));
+        }
         Ok((sequence, load))
     }
 
@@ -231,6 +243,19 @@ impl Reloader {
         }
     }
 }
+
+/// Drops the replaced snapshot once the requests still reading it are done (waiting at most
+/// [`RELEASE_WAIT`]), so that the last reference, whose drop does the freeing, is this one.
+fn release(old: Arc<crate::snapshot::Snapshot>) {
+    let until = Instant::now() + RELEASE_WAIT;
+    while Arc::strong_count(&old) > 1 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(old);
+}
+
+/// How long [`release`] waits for requests in flight on a replaced snapshot.
+const RELEASE_WAIT: Duration = Duration::from_secs(30);
 
 fn unix_now() -> u64 {
     SystemTime::now()

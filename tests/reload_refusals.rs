@@ -19,7 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use mirrorlist::snapshot::bundle::{self, FORMAT_VERSION, HEADER_LEN};
-use mirrorlist::snapshot::model::{Directory, Host, Meta, SnapshotData};
+use mirrorlist::snapshot::model::{Directory, Host, Meta, RepoArch, SnapshotData};
 use reload_util::*;
 
 const GEN_SERVED: u64 = SAMPLE_GENERATED_AT + 100;
@@ -29,9 +29,10 @@ const GEN_OLDER: u64 = SAMPLE_GENERATED_AT;
 const FAILED: &str = "reload failed; still serving the previous snapshot";
 
 /// A bundle whose archive is well formed but whose data is not: a directory lists host #5
-/// when there is one host. Only `snapshot/validate.rs` can refuse it.
-fn inconsistent_bundle(path: &Path) {
-    let data = SnapshotData {
+/// when there is one host (`bad_host`), or a repo/arch points to directory #3 when there is
+/// one. Only `snapshot/validate.rs` can refuse it.
+fn inconsistent_bundle(path: &Path, bad_host: bool) {
+    let mut data = SnapshotData {
         meta: Meta {
             generated_at: GEN_NEWER + 1,
             source_kind: "native".into(),
@@ -44,11 +45,18 @@ fn inconsistent_bundle(path: &Path) {
         }],
         directories: vec![Directory {
             name: "pub/fedora".into(),
-            global: vec![5],
+            global: vec![if bad_host { 5 } else { 0 }],
             ..Directory::default()
         }],
         ..SnapshotData::default()
     };
+    if !bad_host {
+        data.repo_arch = vec![RepoArch {
+            key: "fedora-42+x86_64".into(),
+            directory: 3,
+            repodata: None,
+        }];
+    }
     bundle::write(path, &data).expect("write the inconsistent bundle");
 }
 
@@ -88,8 +96,10 @@ fn bad_bundles_are_refused_and_the_old_generation_keeps_answering() {
     let newer = bundle_bytes(work.path(), GEN_NEWER, Hosts::Renamed);
     let older = bundle_bytes(work.path(), GEN_OLDER, Hosts::Renamed);
     let bad_data = work.path().join("inconsistent.bundle");
-    inconsistent_bundle(&bad_data);
-    let inconsistent = std::fs::read(&bad_data).unwrap();
+    inconsistent_bundle(&bad_data, true);
+    let bad_host = std::fs::read(&bad_data).unwrap();
+    inconsistent_bundle(&bad_data, false);
+    let bad_dir = std::fs::read(&bad_data).unwrap();
 
     let live = work.path().join("live");
     std::fs::create_dir_all(&live).unwrap();
@@ -116,7 +126,7 @@ fn bad_bundles_are_refused_and_the_old_generation_keeps_answering() {
     let archive = with_checksum(archive);
     let newer_version = format!("bundle format version {}", FORMAT_VERSION + 1);
 
-    let cases: [(&str, &[u8], &str); 7] = [
+    let cases: [(&str, &[u8], &str); 8] = [
         ("truncated", &truncated, "truncated or padded"),
         ("bit-flipped", &flipped, "checksum mismatch"),
         ("wrong magic", &magic, "bad magic"),
@@ -127,9 +137,14 @@ fn bad_bundles_are_refused_and_the_old_generation_keeps_answering() {
             "archive does not validate",
         ),
         (
-            "inconsistent",
-            &inconsistent,
+            "inconsistent: unknown host",
+            &bad_host,
             "names host #5, but there are 1 hosts",
+        ),
+        (
+            "inconsistent: unknown directory",
+            &bad_dir,
+            "points to a directory that does not exist",
         ),
         ("older generation", &older, "is older than the served data"),
     ];

@@ -13,6 +13,9 @@ use reload_util::*;
 
 const FAILED: &str = "reload failed; still serving the previous snapshot";
 
+/// A request the mm-small fixture answers with a list.
+const MM_MIRRORLIST: &str = "/mirrorlist?repo=fedora-41&arch=x86_64";
+
 /// The sequence the server answers with now.
 fn sequence(server: &common::Server) -> u64 {
     let r = server.get(MIRRORLIST);
@@ -94,7 +97,7 @@ fn drop_in_inputs_are_watched_in_every_directory() {
     let saved = std::fs::read(&geoip).unwrap();
     std::fs::remove_file(&geoip).unwrap();
     wait_log(&server, skip, &[FAILED, &arg(&geoip)]);
-    let r = server.get(MIRRORLIST);
+    let r = server.get(MM_MIRRORLIST);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(generation(&r).map(|(_, s)| s), Some(seq));
     let skip = log_lines(&server).len();

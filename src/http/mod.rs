@@ -93,7 +93,11 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        // A client may shut down its sending side once its request is out (`nc -N`, some
+        // scripts): answer it anyway. Without this hyper drops the answer whenever the FIN
+        // arrives before the response is written, which depends on timing.
+        .half_close(true);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -102,7 +106,9 @@ pub async fn serve(
     // One builder per protocol, picked by `detect_h2` before hyper sees the connection.
     let h1 = Arc::new(builder.clone().http1_only());
     let h2 = Arc::new(builder.http2_only());
-    let spawn_connection = |stream: TcpStream, peer: SocketAddr, permit: Option<OwnedSemaphorePermit>| {
+    let spawn_connection = |stream: TcpStream,
+                            peer: SocketAddr,
+                            permit: Option<OwnedSemaphorePermit>| {
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
         let service = Guarded {
@@ -175,6 +181,7 @@ pub async fn serve(
             drop(stop); // this connection is done, as far as the drain is concerned
         });
     };
+    let (mut failures, mut last_warning) = (0u64, None);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -190,7 +197,14 @@ pub async fn serve(
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning. The connection stays
                     // in the kernel's accept queue and is taken once a descriptor is free.
-                    tracing::warn!(error = %e, "accept failed; retrying in 50 ms");
+                    // One warning per 10 s, not one per retry.
+                    failures += 1;
+                    let quiet = Duration::from_secs(10);
+                    if last_warning.is_none_or(|at: Instant| at.elapsed() >= quiet) {
+                        tracing::warn!(error = %e, failures, "accept failed; retrying every 50 ms");
+                        last_warning = Some(Instant::now());
+                        failures = 0;
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -199,6 +213,8 @@ pub async fn serve(
         };
         spawn_connection(stream, peer, Some(permit));
     }
+    // From here on, each connection finishes the request it has and closes.
+    let _ = stop_tx.send(true);
     // Connections the kernel completed before we stopped wait in the accept queue, and their
     // clients may have sent a request already: take them too instead of resetting them
     // (bounded, in case clients keep arriving faster than this loop runs).
@@ -219,7 +235,6 @@ pub async fn serve(
         Err(e) => tracing::warn!(error = %e, "cannot drain the accept queue"),
     }
     tracing::info!("stopped accepting; draining open connections");
-    let _ = stop_tx.send(true);
     drop(stop_rx);
     if tokio::time::timeout(limits.drain_timeout, stop_tx.closed())
         .await

@@ -10,7 +10,9 @@ use crate::snapshot::Snapshot;
 fn head(out: &mut Vec<u8>, pubdate: &str) {
     out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<metalink version=\"3.0\" xmlns=\"http://www.metalinker.org/\" type=\"dynamic\" pubdate=\"");
     out.extend_from_slice(pubdate.as_bytes());
-    out.extend_from_slice(b"\" generator=\"mirrormanager\" xmlns:mm0=\"http://fedorahosted.org/mirrormanager\">\n");
+    out.extend_from_slice(
+        b"\" generator=\"mirrormanager\" xmlns:mm0=\"http://fedorahosted.org/mirrormanager\">\n",
+    );
 }
 
 /// The failure document: the header, then `message` in a comment.
@@ -90,7 +92,9 @@ pub fn metalink(
     let mut preference: u32 = 100;
     let mut url = Vec::with_capacity(256);
     for chosen in hosts {
-        let location = snapshot.host(chosen.host).map_or("", |h| h.country.as_str());
+        let location = snapshot
+            .host(chosen.host)
+            .map_or("", |h| h.country.as_str());
         let private = !chosen.entry.public;
         let kept = for_each_kept(snapshot, chosen.entry, policy, |base| {
             let scheme = base.split_once(':').map_or(base, |(s, _)| s);
@@ -100,7 +104,9 @@ pub fn metalink(
             escape_into(&mut out, scheme);
             out.extend_from_slice(b"\" location=\"");
             escape_into(&mut out, location);
-            let _ = write!(out, "\" preference=\"{preference}\"");
+            out.extend_from_slice(b"\" preference=\"");
+            push_decimal(&mut out, preference);
+            out.push(b'"');
             if private {
                 out.extend_from_slice(b" mm0:private=\"True\"");
             }
@@ -118,22 +124,43 @@ pub fn metalink(
     out
 }
 
+/// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
+fn push_decimal(out: &mut Vec<u8>, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn escape_into(out: &mut Vec<u8>, text: &str) {
     escape_bytes_into(out, text.as_bytes());
 }
 
-/// XML-escapes `& < > " '` (decision 7); everything else is copied.
+/// XML-escapes `& < > " '` (decision 7); everything else is copied, in runs between the
+/// characters that need escaping (one copy for the usual text that has none).
 fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
-    for &b in text {
-        match b {
-            b'&' => out.extend_from_slice(b"&amp;"),
-            b'<' => out.extend_from_slice(b"&lt;"),
-            b'>' => out.extend_from_slice(b"&gt;"),
-            b'"' => out.extend_from_slice(b"&quot;"),
-            b'\'' => out.extend_from_slice(b"&apos;"),
-            _ => out.push(b),
-        }
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        let entity: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'"' => b"&quot;",
+            b'\'' => b"&apos;",
+            _ => continue,
+        };
+        out.extend_from_slice(&text[start..i]);
+        out.extend_from_slice(entity);
+        start = i + 1;
     }
+    out.extend_from_slice(&text[start..]);
 }
 
 #[cfg(test)]
@@ -153,5 +180,27 @@ mod tests {
         let mut out = Vec::new();
         escape_into(&mut out, "a&b<c>\"d'");
         assert_eq!(out, b"a&amp;b&lt;c&gt;&quot;d&apos;");
+        for (text, want) in [
+            ("", ""),
+            ("plain", "plain"),
+            ("&", "&amp;"),
+            ("x&", "x&amp;"),
+            ("&x", "&amp;x"),
+            ("''", "&apos;&apos;"),
+            ("é<ü>", "é&lt;ü&gt;"),
+        ] {
+            let mut out = b"pre".to_vec();
+            escape_into(&mut out, text);
+            assert_eq!(out, format!("pre{want}").as_bytes(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn decimals_match_the_formatter() {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u32::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 }

@@ -47,21 +47,34 @@ pub fn for_each_kept<'s>(
             n
         }
         UrlPolicy::Preferred(order) => {
-            for scheme in order {
-                let one = std::slice::from_ref(scheme);
-                if let Some(b) = entry
-                    .urls
-                    .iter()
-                    .map(|u| snapshot.base_url(u.to_native()))
-                    .find(|b| scheme_in(b, one))
-                {
-                    emit(b);
-                    return 1;
+            // One pass: the URL whose scheme comes first in `order`, the first in stored
+            // order among equals (what trying each scheme in turn over the URLs finds).
+            let mut best: Option<(usize, &'s str)> = None;
+            for b in bases {
+                let Some(rank) = order.iter().position(|s| has_scheme(b, s)) else {
+                    continue;
+                };
+                if best.is_none_or(|(r, _)| rank < r) {
+                    best = Some((rank, b));
+                    if rank == 0 {
+                        break;
+                    }
                 }
             }
-            0
+            match best {
+                Some((_, b)) => {
+                    emit(b);
+                    1
+                }
+                None => 0,
+            }
         }
     }
+}
+
+/// Whether `url` starts with `<scheme>:` (as [`scheme_in`] with one scheme).
+fn has_scheme(url: &str, scheme: &str) -> bool {
+    url.len() > scheme.len() && url.as_bytes()[scheme.len()] == b':' && url.starts_with(scheme)
 }
 
 /// Appends the full URL: base, `/subpath`, then `/file` or a trailing `/` for a directory.

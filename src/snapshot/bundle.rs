@@ -169,11 +169,35 @@ impl BodyBytes {
             BodyBytes::Heap(v) => v.as_slice(),
         }
     }
+
+    /// Drops this process's page mappings of a mapped body; the pages stay in the page cache
+    /// and are mapped again, without I/O, when next read. A reload calls it on the snapshot
+    /// being replaced before it reads the new bundle: the checks read every page of the new
+    /// one, and this way those pages take the old ones' place in the resident set instead of
+    /// doubling it. Nothing to do for a body on the heap.
+    pub fn release_resident(&self) {
+        if let BodyBytes::Mapped(map) = self {
+            // SAFETY: MADV_DONTNEED on a private, read-only file mapping only unmaps pages; the
+            // next read maps the file's page again, with the same bytes (a bundle is replaced by
+            // rename, never rewritten in place: see `map`). The mapping is never written, so
+            // there are no copied-on-write pages to lose.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
+    }
 }
 
 /// Opens `path`, maps it, and checks header, length and checksum. The archive itself is
 /// validated by [`access`].
 pub fn open(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
+    let (header, bytes) = map(path)?;
+    verify_checksum(path, &header, bytes.body())?;
+    Ok((header, bytes))
+}
+
+/// Opens `path`, maps it, and checks header and length, but not the checksum: the caller
+/// must call [`verify_checksum`] before trusting the data (it may do so while [`access`]
+/// validates the archive on another thread, which is safe on any bytes).
+pub fn map(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
     let ioerr = |source| BundleError::Io {
         path: path.to_path_buf(),
         source,
@@ -182,7 +206,11 @@ pub fn open(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
     // would block the open. Say what it is instead.
     let meta = std::fs::metadata(path).map_err(ioerr)?;
     if !meta.is_file() {
-        let what = if meta.is_dir() { "a directory" } else { "not a regular file" };
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
         return Err(ioerr(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("{what}, not a bundle file"),
@@ -205,12 +233,17 @@ pub fn open(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
             found,
         });
     }
-    if blake3::hash(&map[HEADER_LEN..]).as_bytes() != &header.checksum {
+    Ok((header, BodyBytes::Mapped(map)))
+}
+
+/// Checks `body` against the header's BLAKE3 checksum.
+pub fn verify_checksum(path: &Path, header: &Header, body: &[u8]) -> Result<(), BundleError> {
+    if blake3::hash(body).as_bytes() != &header.checksum {
         return Err(BundleError::Checksum {
             path: path.to_path_buf(),
         });
     }
-    Ok((header, BodyBytes::Mapped(map)))
+    Ok(())
 }
 
 /// Reads only the header of the bundle at `path` (for the "older than served" check).

@@ -4,6 +4,18 @@
 
 use super::model::ArchivedSnapshotData;
 
+/// An archived index (little-endian `u32`).
+type Idx = rkyv::Archived<u32>;
+
+/// The largest index of `list`, in one pass the compiler vectorises (the lists of a large
+/// snapshot hold tens of millions of indexes, checked on every reload).
+fn max_index(list: &[Idx]) -> Option<u32> {
+    if list.is_empty() {
+        return None;
+    }
+    Some(list.iter().fold(0u32, |m, v| m.max(v.to_native())))
+}
+
 /// Returns a description of the first inconsistency found.
 pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
     let hosts = data.hosts.len();
@@ -15,6 +27,10 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
         } else {
             Err(format!("{} names host #{h}, but there are {hosts} hosts", what()))
         }
+    };
+    let hosts_ok = |list: &[Idx], what: &dyn Fn() -> String| match max_index(list) {
+        Some(h) => host_ok(h, what),
+        None => Ok(()),
     };
 
     for (i, h) in data.hosts.iter().enumerate() {
@@ -30,23 +46,31 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
     })?;
     for d in data.directories.iter() {
         let name = || format!("directory {:?}", d.name.as_str());
-        for h in d.global.iter() {
-            host_ok(h.to_native(), &name)?;
-        }
-        sorted(d.by_country.iter().map(|c| c.country.as_str()), name)?;
+        hosts_ok(d.global.as_slice(), &name)?;
+        // One pass per list (these are most of a large snapshot): order and indexes together.
+        let mut prev_country: Option<&str> = None;
         for c in d.by_country.iter() {
-            for h in c.hosts.iter() {
-                host_ok(h.to_native(), &name)?;
+            let country = c.country.as_str();
+            if prev_country.is_some_and(|p| country <= p) {
+                return Err(format!("{} are not sorted at {country:?}", name()));
+            }
+            prev_country = Some(country);
+            hosts_ok(c.hosts.as_slice(), &name)?;
+        }
+        let mut prev_host: Option<u32> = None;
+        for e in d.by_host.iter() {
+            let host = e.host.to_native();
+            if prev_host.is_some_and(|p| host <= p) {
+                return Err(format!("{} are not sorted at {host:?}", name()));
+            }
+            prev_host = Some(host);
+            if let Some(u) = max_index(e.urls.as_slice()).filter(|&u| u as usize >= urls) {
+                return Err(format!("{} names URL #{u}, but there are {urls}", name()));
             }
         }
-        sorted(d.by_host.iter().map(|e| e.host.to_native()), name)?;
-        for e in d.by_host.iter() {
-            host_ok(e.host.to_native(), &name)?;
-            for u in e.urls.iter() {
-                if u.to_native() as usize >= urls {
-                    return Err(format!("{} names URL #{u}, but there are {urls}", name()));
-                }
-            }
+        // Strictly increasing, so the last is the largest.
+        if let Some(host) = prev_host {
+            host_ok(host, &name)?;
         }
         sorted(d.files.iter().map(|f| f.name.as_str()), name)?;
     }
@@ -73,17 +97,13 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
         if e.net.to_ipnet().is_none() {
             return Err("a host netblock has an invalid prefix length".into());
         }
-        for h in e.hosts.iter() {
-            host_ok(h.to_native(), &|| "a host netblock".to_string())?;
-        }
+        hosts_ok(e.hosts.as_slice(), &|| "a host netblock".to_string())?;
     }
     sorted(data.asn_hosts.iter().map(|e| e.asn.to_native()), || {
         "ASN host lists".to_string()
     })?;
     for e in data.asn_hosts.iter() {
-        for h in e.hosts.iter() {
-            host_ok(h.to_native(), &|| format!("ASN {}", e.asn))?;
-        }
+        hosts_ok(e.hosts.as_slice(), &|| format!("ASN {}", e.asn))?;
     }
     if data.global_asn.iter().any(|e| e.net.to_ipnet().is_none())
         || data
@@ -117,4 +137,86 @@ fn sorted<T: Ord + std::fmt::Debug>(
         prev = item;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bundle;
+    use super::super::model::{CountryHosts, Directory, Host, HostUrls, SnapshotData};
+    use super::check;
+
+    /// Two hosts, one URL, one directory carried by both.
+    fn good() -> SnapshotData {
+        let host = |name: &str| Host {
+            name: name.into(),
+            weight: 1,
+            ..Host::default()
+        };
+        SnapshotData {
+            hosts: vec![host("a"), host("b")],
+            base_urls: vec!["https://a.example.org/pub".into()],
+            directories: vec![Directory {
+                name: "pub/fedora".into(),
+                global: vec![0, 1],
+                by_country: vec![
+                    CountryHosts {
+                        country: "DE".into(),
+                        hosts: vec![0],
+                    },
+                    CountryHosts {
+                        country: "SE".into(),
+                        hosts: vec![1],
+                    },
+                ],
+                by_host: vec![
+                    HostUrls {
+                        host: 0,
+                        public: true,
+                        urls: vec![0],
+                    },
+                    HostUrls {
+                        host: 1,
+                        public: true,
+                        urls: vec![0],
+                    },
+                ],
+                ..Directory::default()
+            }],
+            ..SnapshotData::default()
+        }
+    }
+
+    fn checked(data: &SnapshotData) -> Result<(), String> {
+        let body = bundle::encode_body(data).unwrap();
+        let archived = bundle::access(std::path::Path::new("t"), &body).unwrap();
+        check(archived)
+    }
+
+    #[test]
+    fn each_kind_of_bad_index_or_order_is_found() {
+        assert_eq!(checked(&good()), Ok(()));
+        type Break = fn(&mut Directory);
+        let cases: [(Break, &str); 5] = [
+            (|d| d.global[1] = 2, "names host #2, but there are 2 hosts"),
+            (|d| d.by_country[1].hosts = vec![0, 7], "names host #7"),
+            (
+                |d| d.by_country[1].country = "AT".into(),
+                "are not sorted at \"AT\"",
+            ),
+            (|d| d.by_host[1].host = 0, "are not sorted at 0"),
+            (
+                |d| d.by_host[1].urls = vec![0, 3],
+                "names URL #3, but there are 1",
+            ),
+        ];
+        for (break_it, expected) in cases {
+            let mut data = good();
+            break_it(&mut data.directories[0]);
+            let err = checked(&data).unwrap_err();
+            assert!(err.contains(expected), "{err:?} should say {expected:?}");
+        }
+        let mut data = good();
+        data.directories[0].by_host[1].host = 2; // sorted, but past the last host
+        assert!(checked(&data).unwrap_err().contains("names host #2"));
+    }
 }

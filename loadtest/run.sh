@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Load test (issue 6): our server against the smallest hyper server (examples/baseline.rs), with
+# wrk, on 127.0.0.1, and one table at the end.
+#
+#   loadtest/run.sh
+#
+# It builds both in release, reuses or generates the synthetic MirrorManager datasets
+# (loadtest/datasets.sh, or gen_mm_dataset.py directly), builds the bundles, picks the
+# requests, then starts our server and the baseline in turn and runs wrk at 10, 100 and 400
+# connections for:
+#
+#   mirrorlist  a plain client whose answer has ~180 hosts (an address GeoIP does not know, so
+#               the global list; the repo whose global list is closest to 180 hosts)
+#   metalink    the same client and repo (~75 KB)
+#   netblock    mirrorlist for a client inside a host netblock (from clients.txt)
+#   mixed       every path of the generator's requests.txt in turn (mixed.lua)
+#
+# and, on the XL dataset, the same four at 100 connections (cost must not grow with the data).
+# The baseline answers a fixed 15 KB body to every path; it runs once with one URL and once with
+# mixed.lua, so each of our rows is compared with the baseline run that had the same wrk load.
+# Client addresses go in `ip=` (loopback peers are trusted by default).
+#
+# Environment (all optional):
+#   DURATION=10s       length of each measured run         CONNS="10 100 400"
+#   WRK_THREADS=2      wrk threads                          WARMUP=2s (per server start)
+#   DATA_DIR=loadtest/.data   holds default/ and xl/ (made if missing)
+#   MM_GENERATOR=../shared/tools/gen_mm_dataset.py   the dataset generator
+#   XL=1               also run the XL dataset (0: skip; it is ~45 MB to generate)
+#   PORT=18080 BASE_PORT=18081   ports for our server and the baseline
+#   CARGO_TARGET_DIR   where cargo builds (default: target/)
+#   OUT_DIR=$CARGO_TARGET_DIR/loadtest   bundles, logs, results.tsv, table.md
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+DURATION="${DURATION:-10s}"
+CONNS="${CONNS:-10 100 400}"
+WRK_THREADS="${WRK_THREADS:-2}"
+WARMUP="${WARMUP:-2s}"
+DATA_DIR="${DATA_DIR:-$here/.data}"
+XL="${XL:-1}"
+PORT="${PORT:-18080}"
+BASE_PORT="${BASE_PORT:-18081}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+OUT_DIR="${OUT_DIR:-$CARGO_TARGET_DIR/loadtest}"
+generator="${MM_GENERATOR:-$root/../shared/tools/gen_mm_dataset.py}"
+mkdir -p "$OUT_DIR"
+say() { echo "== $*" >&2; }
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk >/dev/null; then
+  say "installing wrk"
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get install -y wrk >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; }
+fi
+command -v curl >/dev/null || { echo "error: curl is needed" >&2; exit 2; }
+
+# ---------------------------------------------------------------- build
+say "building release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+(cd "$root" && cargo build --release --bin mirrorlist --example baseline) >&2
+bin="$CARGO_TARGET_DIR/release/mirrorlist"
+baseline="$CARGO_TARGET_DIR/release/examples/baseline"
+
+# ---------------------------------------------------------------- data
+datasets=(default)
+[[ "$XL" == 1 ]] && datasets+=(xl)
+for ds in "${datasets[@]}"; do
+  [[ -f "$DATA_DIR/$ds/mirrorlist_cache.proto" ]] && continue
+  [[ -f "$generator" ]] || { echo "error: $DATA_DIR/$ds is missing and MM_GENERATOR ($generator) is not a file" >&2; exit 2; }
+  if [[ -x "$here/datasets.sh" ]]; then
+    say "generating datasets into $DATA_DIR (loadtest/datasets.sh)"
+    MM_GENERATOR="$generator" "$here/datasets.sh" "$DATA_DIR" >&2
+    break
+  fi
+  say "generating $DATA_DIR/$ds"
+  extra=()
+  [[ "$ds" == xl ]] && extra=(--packages-dirs)
+  python3 "$generator" --out-dir "$DATA_DIR/$ds" "${extra[@]}" >&2
+done
+for ds in "${datasets[@]}"; do
+  d="$DATA_DIR/$ds"
+  b="$OUT_DIR/$ds.bundle"
+  if [[ ! -f "$b" || "$d/mirrorlist_cache.proto" -nt "$b" || "$bin" -nt "$b" ]]; then
+    say "building $b"
+    "$bin" build --mm-cache "$d/mirrorlist_cache.proto" --global-netblocks "$d/global_netblocks.txt" \
+      --cccsv "$d/country_continent.csv" --geoip "$d/GeoIP2-Country-synthetic.mmdb" -o "$b" 2>"$OUT_DIR/build-$ds.log"
+  fi
+done
+
+# ---------------------------------------------------------------- requests
+bundle="$OUT_DIR/default.bundle"
+# Hosts listed for a request, and the groups they came from (from `mirrorlist query`).
+trace() { "$bin" query --bundle "$bundle" --ip "$2" "$1" 2>/dev/null | grep -E '^# +[0-9]+\. host' || true; }
+say "picking requests"
+plain_ip=""
+while read -r kind _ ip; do
+  [[ "$kind" == unknown ]] || continue
+  # Unknown to GeoIP, and no ASN or netblock hosts: the global list only.
+  if [[ -z "$(trace "/mirrorlist?repo=fedora-42&arch=x86_64" "$ip" | grep -v ': global$')" ]]; then
+    plain_ip="$ip"
+    break
+  fi
+done <"$DATA_DIR/default/clients.txt"
+[[ -n "$plain_ip" ]] || { echo "error: no client in clients.txt gets only the global list" >&2; exit 1; }
+best=""
+best_d=100000
+best_n=0
+for ra in $(grep -o 'repo=[^&]*&arch=[^&]*' "$DATA_DIR/default/requests.txt" | sort | uniq -c | sort -rn | head -60 | awk '{print $2}'); do
+  n=$(trace "/mirrorlist?$ra" "$plain_ip" | wc -l)
+  d=$((n > 180 ? n - 180 : 180 - n))
+  if ((d < best_d)); then best="$ra"; best_d=$d; best_n=$n; fi
+done
+netblock_ip=""
+while read -r kind _ ip; do
+  [[ "$kind" == netblock ]] || continue
+  if trace "/mirrorlist?$best" "$ip" | grep -q ': netblock$'; then
+    netblock_ip="$ip"
+    break
+  fi
+done <"$DATA_DIR/default/clients.txt"
+[[ -n "$netblock_ip" ]] || { echo "error: no netblock client of clients.txt gets a netblock host for $best" >&2; exit 1; }
+netblock_n=$(trace "/mirrorlist?$best" "$netblock_ip" | wc -l)
+ml_path="/mirrorlist?$best&ip=$plain_ip"
+mk_path="/metalink?$best&ip=$plain_ip"
+nb_path="/mirrorlist?$best&ip=$netblock_ip"
+mixed_file="$DATA_DIR/default/requests.txt"
+say "mirrorlist: $ml_path ($best_n hosts)"
+say "netblock:   $nb_path ($netblock_n hosts)"
+say "mixed:      $(grep -c '^/' "$mixed_file") paths of $mixed_file"
+
+# ---------------------------------------------------------------- running
+clk=$(getconf CLK_TCK)
+server_pid=""
+stop_server() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+
+start_server() { # name port command...
+  local name="$1" port="$2"
+  shift 2
+  "$@" >"$OUT_DIR/$name.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+      return 0
+    fi
+    kill -0 "$server_pid" 2>/dev/null || { echo "error: $name exited; see $OUT_DIR/$name.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "error: $name did not start listening on $port" >&2
+  exit 1
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+results="$OUT_DIR/results.tsv"
+printf 'server\tdataset\trequest\tconns\trequests\tseconds\tbytes\terrors\tnon2xx\tp50_us\tp99_us\tmax_us\tcpu_ticks\trss_anon_kb\trss_file_kb\n' >"$results"
+
+measure() { # server dataset request conns port path|@mixed
+  local server="$1" ds="$2" req="$3" conns="$4" port="$5" target="$6" out t0 t1
+  local args=(-t "$WRK_THREADS" -c "$conns" -d "$DURATION" --timeout 5s)
+  if [[ "$target" == @mixed ]]; then
+    args+=(-s "$here/mixed.lua" "http://127.0.0.1:$port")
+  else
+    args+=(-s "$here/report.lua" "http://127.0.0.1:$port$target")
+  fi
+  t0=$(cpu_ticks "$server_pid")
+  out=$(MIXED_REQUESTS="$mixed_file" wrk "${args[@]}")
+  t1=$(cpu_ticks "$server_pid")
+  local line
+  line=$(grep '^RESULT ' <<<"$out") || { echo "error: wrk gave no result: $out" >&2; exit 1; }
+  local -A r=()
+  for kv in ${line#RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$server" "$ds" "$req" "$conns" "${r[requests]}" \
+    "$(awk -v u="${r[duration_us]}" 'BEGIN{printf "%.3f", u/1e6}')" "${r[bytes]}" \
+    "$((r[connect] + r[read] + r[write] + r[timeout]))" "${r[status]}" \
+    "${r[p50]}" "${r[p99]}" "${r[max]}" "$((t1 - t0))" \
+    "$(status_kb "$server_pid" RssAnon)" "$(status_kb "$server_pid" RssFile)" >>"$results"
+  say "$server $ds $req c=$conns: $(awk -v n="${r[requests]}" -v u="${r[duration_us]}" 'BEGIN{printf "%.0f req/s", n/(u/1e6)}') p99=${r[p99]}us"
+}
+
+warm() { wrk -t "$WRK_THREADS" -c 100 -d "$WARMUP" "http://127.0.0.1:$1$2" >/dev/null; }
+
+admin=()
+"$bin" serve --help | grep -q -- '--admin-listen' && admin=(--admin-listen none)
+
+say "baseline"
+start_server baseline "$BASE_PORT" "$baseline" "$BASE_PORT"
+warm "$BASE_PORT" "$ml_path"
+for c in $CONNS; do
+  measure baseline - url "$c" "$BASE_PORT" "$ml_path"
+  measure baseline - mixed "$c" "$BASE_PORT" @mixed
+done
+stop_server
+
+for ds in "${datasets[@]}"; do
+  say "mirrorlist on $ds"
+  start_server "mirrorlist-$ds" "$PORT" "$bin" serve --bundle "$OUT_DIR/$ds.bundle" --port "$PORT" "${admin[@]}"
+  warm "$PORT" "$ml_path"
+  conns_here="$CONNS"
+  [[ "$ds" == default ]] || conns_here=100
+  for c in $conns_here; do
+    measure mirrorlist "$ds" mirrorlist "$c" "$PORT" "$ml_path"
+    measure mirrorlist "$ds" metalink "$c" "$PORT" "$mk_path"
+    measure mirrorlist "$ds" netblock "$c" "$PORT" "$nb_path"
+    measure mirrorlist "$ds" mixed "$c" "$PORT" @mixed
+  done
+  stop_server
+done
+
+# ---------------------------------------------------------------- table
+table="$OUT_DIR/table.md"
+awk -F'\t' -v clk="$clk" '
+  NR == 1 { next }
+  { rows[++n] = $0 }
+  $1 == "baseline" { base_rps[$3, $4] = $5 / $6; base_p99[$3, $4] = $11 }
+  END {
+    print "| server | data | request | conns | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | CPU % | CPU us/req | RSS anon MB | RSS file MB | req/s vs baseline | p99 vs baseline |"
+    print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for (i = 1; i <= n; i++) {
+      split(rows[i], f, "\t")
+      rps = f[5] / f[6]
+      cpu = f[13] / clk
+      kind = (f[3] == "mixed") ? "mixed" : "url"
+      ratio = "-"; p99r = "-"
+      if (f[1] != "baseline" && base_rps[kind, f[4]] > 0) {
+        ratio = sprintf("%.2f", rps / base_rps[kind, f[4]])
+        p99r = sprintf("%.2f", f[11] / base_p99[kind, f[4]])
+      }
+      printf "| %s | %s | %s | %d | %.0f | %.2f | %.2f | %.2f | %d | %d | %.0f | %.1f | %.1f | %.1f | %s | %s |\n",
+        f[1], f[2], f[3], f[4], rps, f[10] / 1000, f[11] / 1000, f[12] / 1000, f[8], f[9],
+        100 * cpu / f[6], 1e6 * cpu / f[5], f[14] / 1024, f[15] / 1024, ratio, p99r
+    }
+  }' "$results" >"$table"
+
+{
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, wrk -t$WRK_THREADS -d$DURATION, all on 127.0.0.1"
+  echo "mirrorlist/metalink: $best, ip=$plain_ip ($best_n hosts); netblock: ip=$netblock_ip ($netblock_n hosts); mixed: $mixed_file"
+  echo "baseline 'url' rows: one URL (15 KB fixed body); 'mixed' rows: mixed.lua paths. CPU % is of one core."
+  echo
+  cat "$table"
+  echo
+  echo "raw: $results"
+} | tee "$OUT_DIR/summary.txt"
