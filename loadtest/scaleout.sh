@@ -117,6 +117,7 @@ request = function()
 end
 LUA
 
+say "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run; $(haproxy -v | head -1 | cut -d' ' -f1-3); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 say "== wrk through HAProxy for ${duration}s (2 threads, 64 connections)"
 timeout $((duration + 60)) wrk -t2 -c64 -d"${duration}s" --latency -s "$work/mix.lua" \
   http://127.0.0.1:18080 >"$work/wrk.txt" 2>&1 &
@@ -180,7 +181,7 @@ curl -fsS 'http://127.0.0.1:18090/stats;csv' |
   awk -F, '$1 == "instances" && ($2 == "a" || $2 == "b") { printf "server %s: %s sessions, econ %s, eresp %s, wretr %s, wredis %s, status %s\n", $2, $8, $14, $15, $16, $17, $18 }'
 say ""
 say "== summary"
-say "requests/s: $rps ($total requests in ${duration}s through HAProxy, 2 instances)"
+say "requests/s: $rps ($total requests in ${duration}s through HAProxy, 2 instances; load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
 say "errors: $errors (non-2xx/3xx: $non2xx, socket errors: $sockerr)"
 say "bundle roll: generated_at $old_generated -> $new_generated installed by both instances within ${roll_took} ms of the build starting (build included), mid-run"
 say "client address seen by the instances: 127.0.0.1 (forwarded by HAProxy from 127.0.0.3; the client's own X-Forwarded-For: 192.0.2.7 ignored)"

@@ -173,30 +173,34 @@ impl Reloader {
     async fn load_and_install(&self) -> Result<(u64, Duration), ReloadError> {
         let source = self.source.clone();
         let current = self.state.snapshot.load_full();
+        let allow_older = self.allow_older;
+        // Everything slow, including dropping a snapshot that is refused, on a blocking thread.
         let (loaded, load) = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             // The new bundle's pages replace the served one's in memory instead of adding to
             // them; the served snapshot maps back (from the page cache) what requests read.
-            if let Some(current) = current {
+            let served_at = current.map(|current| {
                 current.release_resident_pages();
-            }
-            (source.load(), started.elapsed())
+                current.generated_at()
+            });
+            let loaded = source.load().map_err(ReloadError::from).and_then(|loaded| {
+                let new = loaded.0.generated_at();
+                match served_at {
+                    Some(current) if new < current && !allow_older => Err(ReloadError::Older {
+                        origin: source.describe(),
+                        new,
+                        current,
+                    }),
+                    _ => Ok(loaded),
+                }
+            });
+            (loaded, started.elapsed())
         })
         .await
         .map_err(|e| ReloadError::Join(e.to_string()))?;
         let (mut snapshot, warnings) = loaded?;
         if !warnings.is_empty() {
             tracing::warn!(count = warnings.len(), first = %warnings[0], "input lines skipped while loading");
-        }
-        if let Some(current) = self.state.snapshot.load().as_deref() {
-            let (new, now) = (snapshot.generated_at(), current.generated_at());
-            if new < now && !self.allow_older {
-                return Err(ReloadError::Older {
-                    origin: self.source.describe(),
-                    new,
-                    current: now,
-                });
-            }
         }
         let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
         snapshot.sequence = sequence;

@@ -332,9 +332,9 @@ fn serves(snapshot: &Snapshot, entry: &ArchivedHostUrls, protocols: Option<&[&st
 
 /// Whether `url` starts with `<p>:` for some `p` in `schemes`.
 pub fn scheme_in(url: &str, schemes: &[&str]) -> bool {
-    schemes.iter().any(|p| {
-        url.len() > p.len() && url.as_bytes()[p.len()] == b':' && url.starts_with(p)
-    })
+    schemes
+        .iter()
+        .any(|p| url.len() > p.len() && url.as_bytes()[p.len()] == b':' && url.starts_with(p))
 }
 
 fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>) {
@@ -404,7 +404,11 @@ impl<'d> Seen<'d> {
         Seen {
             dir,
             inline: [0; 8],
-            heap: if words > 8 { vec![0; words] } else { Vec::new() },
+            heap: if words > 8 {
+                vec![0; words]
+            } else {
+                Vec::new()
+            },
             others: Vec::new(),
         }
     }

@@ -16,6 +16,8 @@ pub const QUEUE_LINES: usize = 65_536;
 enum Message {
     Line(String),
     Reopen,
+    /// Flush, then acknowledge: every line queued before it is on disk (shutdown).
+    Flush(SyncSender<()>),
 }
 
 /// The sending side; cheap to share.
@@ -61,6 +63,27 @@ impl StatsLog {
         let _ = self.tx.send(Message::Reopen);
     }
 
+    /// Waits until every line queued so far is written and flushed, at most `timeout`; for
+    /// shutdown, so the answers given last are not missing from the log. False on timeout.
+    pub fn flush(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let (ack_tx, ack_rx) = sync_channel(1);
+        let mut message = Message::Flush(ack_tx);
+        loop {
+            match self.tx.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Full(m)) if std::time::Instant::now() < deadline => {
+                    message = m;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(_) => return false,
+            }
+        }
+        ack_rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .is_ok()
+    }
+
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -87,6 +110,12 @@ fn writer(path: PathBuf, file: File, rx: Receiver<Message>, written: Arc<AtomicU
                     } else {
                         written.fetch_add(1, Ordering::Relaxed);
                     }
+                }
+                Message::Flush(ack) => {
+                    if let Err(e) = out.flush() {
+                        tracing::error!(path = %path.display(), error = %e, "statistics log flush failed");
+                    }
+                    let _ = ack.send(());
                 }
                 Message::Reopen => {
                     let _ = out.flush();

@@ -321,3 +321,64 @@ fn running_out_of_file_descriptors_backs_off_and_recovers() {
     assert_answers_normally(&mut server, &reference, 5, Duration::from_secs(2));
     assert_no_panic_logged(&server);
 }
+
+#[test]
+fn beyond_max_connections_new_ones_wait_then_are_served() {
+    let mut args = sample_args();
+    args.extend(["--max-connections", "10", "--header-read-timeout", "2"].map(String::from));
+    let mut server = Server::start(&args);
+    let reference = server.get(NORMAL);
+    // Ten silent clients take every slot ...
+    let opened = Instant::now();
+    let silent: Vec<TcpStream> = (0..10)
+        .map(|_| TcpStream::connect_timeout(&server.addr(), common::IO_LIMIT).expect("connect"))
+        .collect();
+    assert!(poll_until(Duration::from_secs(10), || {
+        open_connections_gauge(&server).is_none_or(|n| n >= 10)
+    }));
+    // ... so the eleventh waits in the accept queue (it is not refused) until the header
+    // read timeout frees a slot, and is then answered.
+    let r = server.get(NORMAL);
+    let waited = opened.elapsed();
+    assert_eq!(r.status, 200);
+    // The first slot frees 2 s after the server accepted a silent client, which is after
+    // `opened`.
+    assert!(
+        waited >= Duration::from_millis(1_800),
+        "answered {waited:?} after the silent clients connected: the limit did not hold"
+    );
+    eprintln!("the 11th connection was answered {waited:.2?} after the silent ones connected");
+    drop(silent);
+    assert_answers_normally(&mut server, &reference, 3, Duration::from_secs(2));
+}
+
+#[test]
+fn idle_timeout_closes_a_quiet_keep_alive_connection() {
+    // A header read timeout longer than the idle timeout, so only the latter can close it.
+    let mut args = sample_args();
+    args.extend(["--header-read-timeout", "30", "--idle-timeout", "2"].map(String::from));
+    let server = Server::start(&args);
+    let mut stream = TcpStream::connect_timeout(&server.addr(), common::IO_LIMIT).unwrap();
+    stream.set_read_timeout(Some(common::IO_LIMIT)).unwrap();
+    stream
+        .write_all(b"GET /mirrorlist?repo=fedora-42&arch=x86_64 HTTP/1.1\r\nHost: idle\r\n\r\n")
+        .unwrap();
+    read_one_response(&mut stream);
+    let answered = Instant::now();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("expected the server to close the idle connection, got {other:?}"),
+    }
+    let idle = answered.elapsed();
+    eprintln!("closed after {idle:.2?} idle");
+    assert!(
+        idle >= Duration::from_millis(1_500),
+        "closed too early: {idle:?}"
+    );
+    assert!(
+        idle < Duration::from_secs(20),
+        "closed by something else: {idle:?}"
+    );
+}

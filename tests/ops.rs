@@ -445,6 +445,8 @@ fn readyz_is_503_until_the_first_snapshot() {
 /// the process exits 0.
 #[test]
 fn sigterm_under_load_loses_no_request_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stats.log");
     let mut server = Server::start(&[
         "--source",
         data_dir().to_str().unwrap(),
@@ -452,6 +454,8 @@ fn sigterm_under_load_loses_no_request_in_flight() {
         "60",
         "--header-read-timeout",
         "60",
+        "-l",
+        log.to_str().unwrap(),
     ]);
     let addr = server.addr();
 
@@ -627,11 +631,53 @@ fn sigterm_under_load_loses_no_request_in_flight() {
             panic!("an answer was cut short: {e}");
         }
     }
+    // Every answer has its statistics-log line, the last ones included: the log is flushed
+    // before the process exits. (+ the 4 half-sent requests.)
+    let answered = outcomes.iter().filter(|o| o.result.is_ok()).count() + 4;
+    let logged = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert_eq!(logged, answered, "statistics-log lines vs answers");
     let fresh_ok = before
         .iter()
         .filter(|o| o.fresh && o.result.is_ok())
         .count();
     assert!(fresh_ok > 0);
+}
+
+/// SIGINT drains like SIGTERM (and `/readyz` turns 503); a second SIGINT exits at once (130)
+/// without waiting for the drain, here held open by a half-sent request.
+#[test]
+fn second_sigint_exits_at_once() {
+    let mut server = Server::start(&[
+        "--source",
+        data_dir().to_str().unwrap(),
+        "--drain-timeout",
+        "600",
+        "--header-read-timeout",
+        "600",
+    ]);
+    let addr = server.addr();
+    let held = TcpStream::connect(addr).unwrap();
+    (&held).write_all(b"GET /mirrorlist HTTP/1.1\r\n").unwrap();
+    assert_eq!(server.get(MIRRORLIST).status, 200);
+    signal(server.pid(), "INT");
+    wait_for("the listener to close", || {
+        TcpStream::connect(addr).is_err().then_some(())
+    });
+    assert!(
+        server.child_mut().try_wait().unwrap().is_none(),
+        "still draining"
+    );
+    // While draining, the admin listener still answers, and says not ready (load balancers
+    // stop sending new clients).
+    let r = common::get(admin(&server), "/readyz");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(common::get(admin(&server), "/healthz").status, 200);
+    let signalled = Instant::now();
+    signal(server.pid(), "INT");
+    let status = wait_exit(server.child_mut());
+    assert_eq!(status.code(), Some(130), "{}", server.stderr());
+    assert!(signalled.elapsed() < Duration::from_secs(60));
+    drop(held);
 }
 
 /// SIGUSR1 reopens the statistics log: after logrotate-style renaming, the next line goes to

@@ -93,7 +93,12 @@ pub struct ServeArgs {
     #[arg(short = 'm', long, default_value_t = 5, env = "MIRRORLIST_MINIMUM")]
     pub minimum: usize,
     /// Address of the public listener (`::` for all). Ignored when systemd passes a socket.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", env = "MIRRORLIST_LISTEN")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1",
+        env = "MIRRORLIST_LISTEN"
+    )]
     pub listen: IpAddr,
     /// Port of the public listener (0: any free port, printed on stdout).
     #[arg(long, default_value_t = 8080, env = "MIRRORLIST_PORT")]
@@ -137,7 +142,12 @@ pub struct ServeArgs {
     pub h2_max_streams: u32,
     /// Seconds to let requests in flight finish after SIGTERM or SIGINT; then the rest are
     /// closed and the process exits 0.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, env = "MIRRORLIST_DRAIN_TIMEOUT")]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        env = "MIRRORLIST_DRAIN_TIMEOUT"
+    )]
     pub drain_timeout: u64,
     /// Admin listener for /metrics (Prometheus), /healthz and /readyz, or `none`; keep it
     /// private. Default: 127.0.0.1:9100, or a free port when --port is 0 (printed on stdout).

@@ -154,6 +154,13 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         }
     }
     let _ = reload_task.await;
+    // The lines of the last answers are still queued for the writer thread, which dies
+    // with the process: wait for them (bounded: a stuck disk must not hold up the exit).
+    if let Some(log) = &state.stats {
+        if !tokio::task::block_in_place(|| log.flush(Duration::from_secs(5))) {
+            tracing::warn!("statistics log not flushed within 5 s; its last lines may be lost");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -41,8 +41,8 @@ pub struct Limits {
     /// Time a connection may go with no byte moving in either direction after its first
     /// request: idle HTTP/2 connections, and clients that stop reading their answers.
     pub idle_timeout: Duration,
-    /// Largest request head (request line and headers) buffered, in bytes; beyond it HTTP/1
-    /// gets 431 and HTTP/2 a refused stream.
+    /// Largest request head (request line and headers) buffered, in bytes; beyond it 431
+    /// (HTTP/1 then closes the connection, HTTP/2 resets the stream).
     pub max_header_bytes: usize,
     /// Longest query string answered, in bytes; beyond it 414, before the query is parsed.
     pub max_query_bytes: usize,
@@ -291,6 +291,8 @@ struct Activity {
     /// Milliseconds from `start` to the last read or write that moved a byte.
     last_ms: AtomicU64,
     requests: AtomicU64,
+    /// Wakes the watchdog out of its header-timeout wait when the first request arrives.
+    first_request: tokio::sync::Notify,
 }
 
 impl Activity {
@@ -299,6 +301,7 @@ impl Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            first_request: tokio::sync::Notify::new(),
         }
     }
 
@@ -313,17 +316,21 @@ impl Activity {
     /// no byte moved for `idle_timeout`.
     async fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> &'static str {
         loop {
-            let (deadline, why) = if self.requests.load(Ordering::Relaxed) == 0 {
-                (
-                    self.start + header_timeout,
-                    "no complete request within the header read timeout",
-                )
-            } else {
-                let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-                (self.start + last + idle_timeout, "idle timeout")
-            };
+            if self.requests.load(Ordering::Relaxed) == 0 {
+                let deadline = self.start + header_timeout;
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {}
+                    () = self.first_request.notified() => continue,
+                }
+                if self.requests.load(Ordering::Relaxed) == 0 {
+                    return "no complete request within the header read timeout";
+                }
+                continue;
+            }
+            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let deadline = self.start + last + idle_timeout;
             if Instant::now() >= deadline {
-                return why;
+                return "idle timeout";
             }
             tokio::time::sleep_until(deadline).await;
         }
@@ -413,7 +420,10 @@ where
     type Future = GuardedFuture<S::Future>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.activity.requests.fetch_add(1, Ordering::Relaxed);
+        if self.activity.requests.fetch_add(1, Ordering::Relaxed) == 0 {
+            // `notify_one` keeps a permit if the watchdog is not waiting yet.
+            self.activity.first_request.notify_one();
+        }
         let query_len = req.uri().query().map_or(0, str::len);
         if query_len > self.max_query_bytes {
             if let Some(mode) = crate::request::Mode::from_path(req.uri().path()) {

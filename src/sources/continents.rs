@@ -5,9 +5,9 @@ use std::path::Path;
 
 use super::InputError;
 
-/// Reads `CC,CONT` lines. The header line (its first field is not two characters) and blank
-/// lines are ignored; a line without a comma or with a continent that is not two characters
-/// is skipped with a warning. Quotes around fields are removed. Codes are uppercased. Fails if
+/// Reads `CC,CONT` lines. The header (the first line, if its first field is not two
+/// characters) and blank lines are ignored; any other line without a comma, or with a country
+/// or continent that is not two characters, is skipped with a warning. Quotes around fields are removed. Codes are uppercased. Fails if
 /// no line is usable.
 pub fn parse_csv(
     path: &Path,
@@ -15,11 +15,13 @@ pub fn parse_csv(
     warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<String, String>, InputError> {
     let mut out = BTreeMap::new();
+    let mut first = true;
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let header = std::mem::replace(&mut first, false);
         let Some((country, continent)) = line.split_once(',') else {
             warnings.push(format!(
                 "{}: line {}: expected `COUNTRY,CONTINENT`; skipped",
@@ -31,6 +33,13 @@ pub fn parse_csv(
         let country = country.trim().trim_matches('"');
         let continent = continent.trim().trim_matches('"');
         if country.len() != 2 {
+            if !header {
+                warnings.push(format!(
+                    "{}: line {}: invalid country {country:?}; skipped",
+                    path.display(),
+                    number + 1
+                ));
+            }
             continue; // the header line, as MirrorManager's readers treat it
         }
         if continent.len() != 2 {
@@ -65,5 +74,20 @@ mod tests {
         assert_eq!(map.get("DE").map(String::as_str), Some("EU"));
         assert_eq!(map.get("A1").map(String::as_str), Some("--"));
         assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn only_the_first_line_can_be_a_header() {
+        let text = "country,continent\nDE,EU\nGermany,EU\n\"\",EU\n";
+        let mut warnings = Vec::new();
+        let map = parse_csv(Path::new("c.csv"), text, &mut warnings).unwrap();
+        assert_eq!(map.len(), 1);
+        assert_eq!(
+            warnings,
+            [
+                "c.csv: line 3: invalid country \"Germany\"; skipped",
+                "c.csv: line 4: invalid country \"\"; skipped"
+            ]
+        );
     }
 }

@@ -329,8 +329,11 @@ fn apply_continent_redirects(
 /// Side files are text; a binary file given by mistake is named here rather than reported as
 /// "no usable line".
 fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, InputError> {
-    std::str::from_utf8(bytes)
-        .map_err(|e| InputError::new(path, format!("byte {}", e.valid_up_to()), "not UTF-8 text"))
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        InputError::new(path, format!("line {line} (byte {at})"), "not UTF-8 text")
+    })
 }
 
 /// Formats warnings about one cache entry: `FILE: Section key "K": what; skipped`.
