@@ -219,11 +219,16 @@ pub fn select<'s, R: Rng + ?Sized>(
     netblock_hosts.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
     shuffle_runs(&mut netblock_hosts, rng);
     uniform_shuffle(&mut asn_hosts, rng);
-    let mut ordered: Vec<(HostIdx, Group)> = netblock_hosts
-        .iter()
-        .map(|(_, h)| (*h, Group::Netblock))
-        .chain(asn_hosts.iter().map(|h| (*h, Group::Asn)))
-        .collect();
+    let total = netblock_hosts.len()
+        + asn_hosts.len()
+        + country_hosts.len()
+        + geoip_hosts.len()
+        + continent_hosts.len()
+        + global_hosts.len();
+    let mut ordered: Vec<(HostIdx, Group)> = Vec::with_capacity(total);
+    ordered.extend(netblock_hosts.iter().map(|(_, h)| (*h, Group::Netblock)));
+    ordered.extend(asn_hosts.iter().map(|h| (*h, Group::Asn)));
+    let mut keys = Vec::new();
     for (list, group) in [
         (&mut country_hosts, Group::Country),
         (&mut geoip_hosts, Group::Geoip),
@@ -231,22 +236,19 @@ pub fn select<'s, R: Rng + ?Sized>(
         (&mut global_hosts, Group::Global),
     ] {
         dedup_keep_first(dir, list);
-        weighted_shuffle(snapshot, list, rng);
+        weighted_shuffle(snapshot, list, rng, &mut keys);
         ordered.extend(list.iter().map(|h| (*h, group)));
     }
     // Each host once, at its best place; hosts the directory does not carry are left out.
     let mut seen = Seen::new(dir);
-    let hosts = ordered
-        .into_iter()
-        .filter_map(|(host, group)| {
-            let at = position(dir, host)?;
-            seen.first_at(at).then(|| Chosen {
-                host,
-                group,
-                entry: &dir.by_host[at],
-            })
-        })
-        .collect();
+    let mut hosts = Vec::with_capacity(ordered.len().min(dir.by_host.len()));
+    for (host, group) in ordered {
+        if seen.first(host) {
+            if let Some(entry) = carried(host) {
+                hosts.push(Chosen { host, group, entry });
+            }
+        }
+    }
     Selection {
         phrases,
         hosts,
@@ -348,22 +350,37 @@ fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>) {
 /// Sampling without replacement with probability proportional to weight, in O(n log n):
 /// each host draws an exponential arrival time with rate `weight`, and hosts are ordered by
 /// arrival (Efraimidis and Spirakis). The first host is host i with probability w_i / sum(w).
-fn weighted_shuffle<R: Rng + ?Sized>(snapshot: &Snapshot, list: &mut [HostIdx], rng: &mut R) {
+///
+/// `keys` is scratch space, reused from one list to the next.
+fn weighted_shuffle<R: Rng + ?Sized>(
+    snapshot: &Snapshot,
+    list: &mut [HostIdx],
+    rng: &mut R,
+    keys: &mut Vec<(u64, HostIdx)>,
+) {
     if list.len() < 2 {
         return;
     }
-    let mut keyed: Vec<(f64, HostIdx)> = list
-        .iter()
-        .map(|&h| {
-            let weight = snapshot.host(h).map_or(1, |x| x.weight.to_native().max(1));
-            // 1 - u is in (0, 1], so the logarithm is finite.
-            let u: f64 = 1.0 - rng.random::<f64>();
-            (-u.ln() / f64::from(weight), h)
-        })
-        .collect();
-    keyed.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    for (slot, (_, h)) in list.iter_mut().zip(keyed) {
-        *slot = h;
+    keys.clear();
+    keys.extend(list.iter().map(|&h| {
+        let weight = snapshot.host(h).map_or(1, |x| x.weight.to_native().max(1));
+        // 1 - u is in (0, 1], so the logarithm is finite.
+        let u: f64 = 1.0 - rng.random::<f64>();
+        (total_order_key(-u.ln() / f64::from(weight)), h)
+    }));
+    keys.sort_unstable_by_key(|k| k.0);
+    for (slot, (_, h)) in list.iter_mut().zip(keys.iter()) {
+        *slot = *h;
+    }
+}
+
+/// An integer that sorts as `f64::total_cmp` orders `x` (integer compares sort faster).
+fn total_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
@@ -387,46 +404,46 @@ fn shuffle_runs<R: Rng + ?Sized>(list: &mut [(u8, HostIdx)], rng: &mut R) {
     }
 }
 
-/// A "seen" set over the hosts of one directory: one bit per entry of its `by_host`, so its
-/// size follows the directory's hosts, never the data's (and stays on the stack up to 512
-/// hosts). A host the directory does not carry, which a valid bundle never lists, goes in a
+/// A "seen" set over host indices, one bit per host up to the highest host the directory
+/// carries (`by_host` is sorted, so that is its last entry); on the stack up to 512 hosts. A
+/// higher host, which the directory cannot carry and a valid bundle never lists, goes in a
 /// short list instead.
-struct Seen<'d> {
-    dir: &'d ArchivedDirectory,
+struct Seen {
     inline: [u64; 8],
     heap: Vec<u64>,
+    bits: usize,
     others: Vec<HostIdx>,
 }
 
-impl<'d> Seen<'d> {
-    fn new(dir: &'d ArchivedDirectory) -> Self {
-        let words = dir.by_host.len().div_ceil(64);
+impl Seen {
+    fn new(dir: &ArchivedDirectory) -> Self {
+        let bits = dir
+            .by_host
+            .last()
+            .map_or(0, |e| e.host.to_native() as usize + 1);
+        let words = bits.div_ceil(64);
         Seen {
-            dir,
             inline: [0; 8],
             heap: if words > 8 {
                 vec![0; words]
             } else {
                 Vec::new()
             },
+            bits,
             others: Vec::new(),
         }
     }
 
     /// True the first time `h` is offered.
     fn first(&mut self, h: HostIdx) -> bool {
-        match position(self.dir, h) {
-            Some(at) => self.first_at(at),
-            None if self.others.contains(&h) => false,
-            None => {
-                self.others.push(h);
-                true
+        let at = h as usize;
+        if at >= self.bits {
+            if self.others.contains(&h) {
+                return false;
             }
+            self.others.push(h);
+            return true;
         }
-    }
-
-    /// True the first time the host at `at` in `by_host` is offered.
-    fn first_at(&mut self, at: usize) -> bool {
         let words = if self.heap.is_empty() {
             &mut self.inline[..]
         } else {

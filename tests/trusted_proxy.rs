@@ -360,3 +360,64 @@ fn poll(check: impl Fn() -> bool) -> bool {
     }
     check()
 }
+
+#[test]
+fn the_private_mirror_reaches_only_clients_in_its_netblocks() {
+    // The private host is in no Global or ByCountry list, only in its directories' by-host
+    // lists with the netblocks 198.51.100.64/26 and 2001:db8:840:cafe::/64. Ask as many kinds
+    // of client as the sample has (through a trusted proxy's `ip=`), at the netblocks' edges
+    // too, on both endpoints and with the parameters that change the groups: the host must
+    // appear exactly when the client is inside, and never with `netblock=0` or `country=`.
+    let s = setups(&[]).into_iter().next().unwrap();
+    let inside = [
+        "198.51.100.64",
+        "198.51.100.70",
+        "198.51.100.127",
+        "2001:db8:840:cafe::10",
+        "2001:db8:840:cafe:ffff:ffff:ffff:ffff",
+        "::ffff:198.51.100.70",
+    ];
+    let outside = [
+        "198.51.100.63",
+        "198.51.100.128",
+        "198.51.100.10",
+        "2001:db8:840:caff::1",
+        "2001:db8:840::1",
+        "192.0.2.1",
+        "192.0.2.49",
+        "192.0.2.129",
+        "203.0.113.10",
+        "198.51.100.200",
+        "192.0.2.200",
+        "198.18.0.1",
+        "127.0.0.1",
+        "::1",
+    ];
+    let queries = [
+        "/mirrorlist?repo=fedora-42&arch=x86_64",
+        "/mirrorlist?repo=epel-9&arch=x86_64",
+        "/mirrorlist?repo=fedora-42&arch=x86_64&country=US",
+        "/mirrorlist?repo=fedora-42&arch=x86_64&country=global",
+        "/mirrorlist?repo=fedora-42&arch=x86_64&protocol=https",
+        "/metalink?repo=fedora-42&arch=x86_64",
+        "/mirrorlist?path=pub/fedora/linux/releases/42/Everything/x86_64/os",
+    ];
+    for (clients, expected) in [(&inside[..], true), (&outside[..], false)] {
+        for ip in clients {
+            for q in queries {
+                let r = get_from(s.trusted, s.dst, &format!("{q}&ip={ip}"), &[]);
+                assert_eq!(r.status, 200, "{q} for {ip}: {}", r.text());
+                // With `country=` the answer is that country's public hosts only (as in
+                // MirrorManager): no netblock group, so no private host either.
+                let want = expected && !q.contains("country=");
+                assert_eq!(shows_private(&r), want, "{q} for {ip}:\n{}", r.text());
+                let off = get_from(s.trusted, s.dst, &format!("{q}&ip={ip}&netblock=0"), &[]);
+                assert!(
+                    !shows_private(&off),
+                    "{q}&netblock=0 for {ip}:\n{}",
+                    off.text()
+                );
+            }
+        }
+    }
+}

@@ -128,6 +128,9 @@ fuzz_target!(|data: &[u8]| {
             private_nets().iter().any(|n| n.contains(&ip)),
             "private host given to {ip} (peer {peer}, query {query:?})"
         );
-        assert!(params.netblock_matching(), "private host given with netblock=0");
+        assert!(
+            params.netblock_matching(),
+            "private host given with netblock=0"
+        );
     }
 });

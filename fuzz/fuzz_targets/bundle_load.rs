@@ -59,7 +59,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // It loaded, so every lookup a request makes must work, and so must whole requests.
-    for ip in ["198.51.100.70", "2001:db8:840:cafe::10", "127.0.0.1", "89.160.20.115"] {
+    for ip in [
+        "198.51.100.70",
+        "2001:db8:840:cafe::10",
+        "127.0.0.1",
+        "89.160.20.115",
+    ] {
         let ip: IpAddr = ip.parse().unwrap();
         let mut nets = Vec::new();
         snapshot.netblocks_of(ip, &mut nets);

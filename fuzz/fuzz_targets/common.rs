@@ -52,7 +52,9 @@ pub fn serve_a_few(snapshot: &Snapshot) {
     for entry in data.repo_arch.iter().take(3) {
         if let Some((repo, arch)) = entry.key.as_str().split_once('+') {
             queries.push(format!("repo={repo}&arch={arch}"));
-            queries.push(format!("repo={repo}&arch={arch}&country=global&protocol=https,http"));
+            queries.push(format!(
+                "repo={repo}&arch={arch}&country=global&protocol=https,http"
+            ));
             queries.push(format!("repo={repo}&arch={arch}&redirect=1&netblock=0"));
         }
     }
@@ -61,7 +63,11 @@ pub fn serve_a_few(snapshot: &Snapshot) {
     }
     for query in &queries {
         for (i, ip) in clients.iter().enumerate() {
-            let mode = if i % 2 == 0 { Mode::Mirrorlist } else { Mode::Metalink };
+            let mode = if i % 2 == 0 {
+                Mode::Mirrorlist
+            } else {
+                Mode::Metalink
+            };
             ask(snapshot, mode, query, Client::Addr(*ip));
         }
     }

@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
         &params.protocol,
     ];
     for value in values.into_iter().flatten() {
-        assert!(value.len() <= text.len(), "a decoded value is longer than the query");
+        assert!(
+            value.len() <= text.len(),
+            "a decoded value is longer than the query"
+        );
         if !text.contains('%') {
             assert!(
                 matches!(value, Cow::Borrowed(_)),

@@ -488,10 +488,10 @@ pub fn raise_fd_limit(max_connections: usize) {
             }
         }
         // A few descriptors for the listener, the inputs, the logs and the watch.
-        let wanted = max_connections as u64 + 64;
-        if lim.rlim_cur != libc::RLIM_INFINITY && (lim.rlim_cur as u64) < wanted {
+        let wanted = (max_connections as libc::rlim_t).saturating_add(64);
+        if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < wanted {
             tracing::warn!(
-                open_file_limit = lim.rlim_cur as u64,
+                open_file_limit = lim.rlim_cur,
                 max_connections,
                 "the open-file limit is below --max-connections; connections beyond it wait in the accept queue"
             );

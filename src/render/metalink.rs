@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::urls::{for_each_kept, push_url, UrlPolicy};
+use super::urls::{for_each_kept, UrlPolicy, UrlTail};
 use crate::select::Chosen;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
 use crate::snapshot::Snapshot;
@@ -90,30 +90,39 @@ pub fn metalink(
     }
     out.extend_from_slice(b"   <resources maxconnections=\"1\">\n");
     let mut preference: u32 = 100;
-    let mut url = Vec::with_capacity(256);
+    // Every URL ends with the same escaped `/subpath/file`; escaping goes byte by byte, so
+    // escaping the base and the tail apart is escaping the URL.
+    let tail = UrlTail::new(dir, Some(file)).map(|raw, out| escape_bytes_into(out, raw));
+    // What follows the scheme in each `<url>`: the same for all URLs of a host.
+    let mut host_part = Vec::with_capacity(64);
     for chosen in hosts {
         let location = snapshot
             .host(chosen.host)
             .map_or("", |h| h.country.as_str());
-        let private = !chosen.entry.public;
+        host_part.clear();
+        host_part.extend_from_slice(b"\" location=\"");
+        escape_into(&mut host_part, location);
+        host_part.extend_from_slice(b"\" preference=\"");
+        push_decimal(&mut host_part, preference);
+        host_part.push(b'"');
+        if !chosen.entry.public {
+            host_part.extend_from_slice(b" mm0:private=\"True\"");
+        }
+        host_part.push(b'>');
         let kept = for_each_kept(snapshot, chosen.entry, policy, |base| {
-            let scheme = base.split_once(':').map_or(base, |(s, _)| s);
+            let scheme = base
+                .bytes()
+                .position(|b| b == b':')
+                .map_or(base, |at| &base[..at]);
+            // The scheme is a prefix of the base: one check covers both.
+            let plain = true;
             out.extend_from_slice(b"    <url protocol=\"");
-            escape_into(&mut out, scheme);
+            escape_unless(&mut out, scheme, plain);
             out.extend_from_slice(b"\" type=\"");
-            escape_into(&mut out, scheme);
-            out.extend_from_slice(b"\" location=\"");
-            escape_into(&mut out, location);
-            out.extend_from_slice(b"\" preference=\"");
-            push_decimal(&mut out, preference);
-            out.push(b'"');
-            if private {
-                out.extend_from_slice(b" mm0:private=\"True\"");
-            }
-            out.push(b'>');
-            url.clear();
-            push_url(&mut url, base, dir, Some(file));
-            escape_bytes_into(&mut out, &url);
+            escape_unless(&mut out, scheme, plain);
+            out.extend_from_slice(&host_part);
+            escape_unless(&mut out, base, plain);
+            out.extend_from_slice(tail.after(base));
             out.extend_from_slice(b"</url>\n");
         });
         if kept > 0 {
@@ -139,13 +148,59 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u32) {
     out.extend_from_slice(&digits[at..]);
 }
 
+/// Copies `text`, escaped unless it is known to need none.
+fn escape_unless(out: &mut Vec<u8>, text: &str, plain: bool) {
+    if plain {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        escape_into(out, text);
+    }
+}
+
 fn escape_into(out: &mut Vec<u8>, text: &str) {
     escape_bytes_into(out, text.as_bytes());
+}
+
+fn special(b: u8) -> bool {
+    matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
+}
+
+/// Whether a block has a byte to escape, written without branches so that it compiles to a
+/// few vector compares.
+#[inline(always)]
+fn block_has_special(block: &[u8; 16]) -> bool {
+    let mut hit = 0u8;
+    for &b in block {
+        hit |= ((b == b'&') | (b == b'<') | (b == b'>') | (b == b'"') | (b == b'\'')) as u8;
+    }
+    hit != 0
+}
+
+/// Whether `text` has a byte [`escape_bytes_into`] replaces, 16 bytes at a time.
+fn needs_escape(text: &[u8]) -> bool {
+    if text.len() < 16 {
+        return text.iter().any(|&b| special(b));
+    }
+    let mut blocks = text.chunks_exact(16);
+    for block in &mut blocks {
+        if block.try_into().is_ok_and(block_has_special) {
+            return true;
+        }
+    }
+    // The last, partial block: the last 16 bytes, some of them checked twice.
+    !blocks.remainder().is_empty()
+        && text[text.len() - 16..]
+            .try_into()
+            .is_ok_and(block_has_special)
 }
 
 /// XML-escapes `& < > " '` (decision 7); everything else is copied, in runs between the
 /// characters that need escaping (one copy for the usual text that has none).
 fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
+    if !needs_escape(text) {
+        out.extend_from_slice(text);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in text.iter().enumerate() {
         let entity: &[u8] = match b {
@@ -188,10 +243,166 @@ mod tests {
             ("&x", "&amp;x"),
             ("''", "&apos;&apos;"),
             ("é<ü>", "é&lt;ü&gt;"),
+            ("0123456789abcdef", "0123456789abcdef"),
+            ("0123456789abcde&", "0123456789abcde&amp;"),
+            ("0123456789abcdef'", "0123456789abcdef&apos;"),
+            (
+                "https://mirror.example.org/pub/a\"b",
+                "https://mirror.example.org/pub/a&quot;b",
+            ),
         ] {
             let mut out = b"pre".to_vec();
             escape_into(&mut out, text);
             assert_eq!(out, format!("pre{want}").as_bytes(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn finds_every_special_byte_at_every_place() {
+        for len in 0..50 {
+            let clean = vec![b'a'; len];
+            assert!(!needs_escape(&clean), "{len}");
+            for at in 0..len {
+                for b in [b'&', b'<', b'>', b'"', b'\''] {
+                    let mut text = clean.clone();
+                    text[at] = b;
+                    assert!(needs_escape(&text), "{len} {at} {b}");
+                }
+            }
+        }
+    }
+
+    /// The `<url>` lines as first written: one URL at a time, escaped byte by byte.
+    fn straightforward_urls(
+        snapshot: &Snapshot,
+        dir: &ArchivedDirectory,
+        file: &str,
+        hosts: &[Chosen<'_>],
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut preference: u32 = 100;
+        for chosen in hosts {
+            let location = snapshot
+                .host(chosen.host)
+                .map_or("", |h| h.country.as_str());
+            let mut kept = 0;
+            for u in chosen.entry.urls.iter() {
+                let base = snapshot.base_url(u.to_native());
+                let scheme = base.split_once(':').map_or(base, |(s, _)| s);
+                let mut naive = |text: &[u8], out: &mut Vec<u8>| {
+                    for &b in text {
+                        match b {
+                            b'&' => out.extend_from_slice(b"&amp;"),
+                            b'<' => out.extend_from_slice(b"&lt;"),
+                            b'>' => out.extend_from_slice(b"&gt;"),
+                            b'"' => out.extend_from_slice(b"&quot;"),
+                            b'\'' => out.extend_from_slice(b"&apos;"),
+                            _ => out.push(b),
+                        }
+                    }
+                };
+                out.extend_from_slice(b"    <url protocol=\"");
+                naive(scheme.as_bytes(), &mut out);
+                out.extend_from_slice(b"\" type=\"");
+                naive(scheme.as_bytes(), &mut out);
+                out.extend_from_slice(b"\" location=\"");
+                naive(location.as_bytes(), &mut out);
+                out.extend_from_slice(format!("\" preference=\"{preference}\"").as_bytes());
+                if !chosen.entry.public {
+                    out.extend_from_slice(b" mm0:private=\"True\"");
+                }
+                out.push(b'>');
+                let mut url = Vec::new();
+                crate::render::urls::push_url(&mut url, base, dir, Some(file));
+                naive(&url, &mut out);
+                out.extend_from_slice(b"</url>\n");
+                kept += 1;
+            }
+            if kept > 0 {
+                preference = preference.saturating_sub(1).max(1);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn urls_match_the_straightforward_rendering() {
+        use crate::select::Group;
+        use crate::snapshot::model::{Directory, Host, HostUrls, SnapshotData};
+        let bases = [
+            "https://a.example/pub",
+            "http://b.example/x&y/",
+            "ftp://c'd.example",
+            "rsync://e\"f.example/0123456789abcdef<",
+            "no-scheme",
+            "<x>:y/",
+            "",
+            "/",
+        ];
+        let countries = ["US", "A&B", "", "<'>"];
+        let hosts: Vec<Host> = (0..countries.len())
+            .map(|i| Host {
+                country: countries[i].into(),
+                weight: 1,
+                ..Host::default()
+            })
+            .collect();
+        let by_host: Vec<HostUrls> = vec![
+            HostUrls {
+                host: 0,
+                public: true,
+                urls: vec![0, 1, 2],
+            },
+            HostUrls {
+                host: 1,
+                public: false,
+                urls: vec![3, 4],
+            },
+            HostUrls {
+                host: 2,
+                public: true,
+                urls: vec![],
+            },
+            HostUrls {
+                host: 3,
+                public: true,
+                urls: vec![5, 6, 7, 0],
+            },
+        ];
+        for subpath in ["", "s/u\"b", "a&b/"] {
+            let data = SnapshotData {
+                hosts: hosts.clone(),
+                base_urls: bases.iter().map(|b| b.to_string()).collect(),
+                directories: vec![Directory {
+                    name: "d".into(),
+                    subpath: subpath.into(),
+                    by_host: by_host.clone(),
+                    ..Directory::default()
+                }],
+                ..SnapshotData::default()
+            };
+            let snapshot = Snapshot::from_data(&data).unwrap();
+            let dir = snapshot.directory("d").unwrap();
+            let chosen: Vec<Chosen<'_>> = dir
+                .by_host
+                .iter()
+                .rev()
+                .map(|entry| Chosen {
+                    host: entry.host.to_native(),
+                    group: Group::Global,
+                    entry,
+                })
+                .collect();
+            for file in ["repomd.xml", "a<b>'c", ""] {
+                let doc = metalink(&snapshot, "date", dir, file, &[], &chosen, UrlPolicy::All);
+                let want = straightforward_urls(&snapshot, dir, file, &chosen);
+                let text = String::from_utf8(doc).unwrap();
+                let want = String::from_utf8(want).unwrap();
+                assert!(
+                    text.contains(&want),
+                    "{subpath:?} {file:?}:\n{text}\nwant:\n{want}"
+                );
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! The text mirrorlist: one header line, then one URL per line.
 
-use super::urls::{for_each_kept, push_url, UrlPolicy};
+use super::urls::{for_each_kept, push_url, UrlPolicy, UrlTail};
 use crate::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
@@ -17,9 +17,11 @@ pub fn mirrorlist(
     let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
+    let tail = UrlTail::new(dir, file);
     for chosen in hosts {
         for_each_kept(snapshot, chosen.entry, policy, |base| {
-            push_url(&mut out, base, dir, file);
+            out.extend_from_slice(base.as_bytes());
+            out.extend_from_slice(tail.after(base));
             out.push(b'\n');
         });
     }

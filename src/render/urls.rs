@@ -72,6 +72,46 @@ pub fn for_each_kept<'s>(
     }
 }
 
+/// What [`push_url`] appends after the base URL, worked out once for every host of an answer:
+/// the `/subpath` and the `/file` or trailing `/`. It depends on the base only when the
+/// subpath is empty and a file is named: then a base ending with `/` gets no second `/`.
+pub struct UrlTail {
+    bytes: Vec<u8>,
+    after_slash: bool,
+}
+
+impl UrlTail {
+    pub fn new(dir: &ArchivedDirectory, file: Option<&str>) -> UrlTail {
+        let mut bytes = Vec::with_capacity(dir.subpath.len() + file.map_or(0, str::len) + 2);
+        push_url(&mut bytes, "", dir, file);
+        UrlTail {
+            // With an empty base, `push_url` wrote the `/` before the file itself.
+            after_slash: dir.subpath.is_empty() && file.is_some(),
+            bytes,
+        }
+    }
+
+    /// The same tail with its bytes rewritten by `map` (which must keep a leading `/` as
+    /// the first byte, as escaping does).
+    pub fn map(&self, map: impl FnOnce(&[u8], &mut Vec<u8>)) -> UrlTail {
+        let mut bytes = Vec::with_capacity(self.bytes.len() + 16);
+        map(&self.bytes, &mut bytes);
+        UrlTail {
+            bytes,
+            after_slash: self.after_slash,
+        }
+    }
+
+    /// The bytes that follow `base`: `push_url(out, base, ..)` is `base` then these.
+    pub fn after(&self, base: &str) -> &[u8] {
+        if self.after_slash && base.ends_with('/') {
+            &self.bytes[1..]
+        } else {
+            &self.bytes
+        }
+    }
+}
+
 /// Whether `url` starts with `<scheme>:` (as [`scheme_in`] with one scheme).
 fn has_scheme(url: &str, scheme: &str) -> bool {
     url.len() > scheme.len() && url.as_bytes()[scheme.len()] == b':' && url.starts_with(scheme)
@@ -92,6 +132,42 @@ pub fn push_url(out: &mut Vec<u8>, base: &str, dir: &ArchivedDirectory, file: Op
                 out.push(b'/');
             }
             out.extend_from_slice(f.as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::model::{Directory, SnapshotData};
+
+    #[test]
+    fn tail_after_a_base_is_what_push_url_writes() {
+        for subpath in ["", "a", "a/b", "a/"] {
+            let data = SnapshotData {
+                directories: vec![Directory {
+                    name: "d".into(),
+                    subpath: subpath.into(),
+                    ..Directory::default()
+                }],
+                ..SnapshotData::default()
+            };
+            let snapshot = Snapshot::from_data(&data).unwrap();
+            let dir = snapshot.directory("d").unwrap();
+            for file in [None, Some(""), Some("f"), Some("/f")] {
+                let tail = UrlTail::new(dir, file);
+                for base in ["", "/", "http://h", "http://h/", "http://h/p//"] {
+                    let mut want = Vec::new();
+                    push_url(&mut want, base, dir, file);
+                    let mut got = base.as_bytes().to_vec();
+                    got.extend_from_slice(tail.after(base));
+                    assert_eq!(got, want, "{subpath:?} {file:?} {base:?}");
+                    // And after earlier output, as the text mirrorlist writes it.
+                    let mut want = b"x\n".to_vec();
+                    push_url(&mut want, base, dir, file);
+                    assert_eq!(&want[2..], &got[..], "{subpath:?} {file:?} {base:?}");
+                }
+            }
         }
     }
 }

@@ -177,7 +177,7 @@ pub fn exchange(
 
 /// Raises this process's soft open-file limit to at least `want` (up to the hard limit) and
 /// returns the soft limit in force. Children (the server) inherit it.
-pub fn raise_nofile(want: u64) -> u64 {
+pub fn raise_nofile(want: libc::rlim_t) -> libc::rlim_t {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
     unsafe {
         let mut lim = libc::rlimit {
@@ -185,16 +185,16 @@ pub fn raise_nofile(want: u64) -> u64 {
             rlim_max: 0,
         };
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        if (lim.rlim_cur as u64) < want {
+        if lim.rlim_cur < want {
             let target = libc::rlimit {
-                rlim_cur: (want as libc::rlim_t).min(lim.rlim_max),
+                rlim_cur: want.min(lim.rlim_max),
                 rlim_max: lim.rlim_max,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &target) == 0 {
                 lim = target;
             }
         }
-        lim.rlim_cur as u64
+        lim.rlim_cur
     }
 }
 
