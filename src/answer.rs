@@ -69,7 +69,23 @@ impl Reply {
     }
 }
 
-/// Answers one request.
+/// The parts of a [`Reply`] that only some callers use, so the others need not build them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extras {
+    /// Fill [`Reply::stats_line`] (the server, when it keeps a statistics log).
+    pub stats_line: bool,
+    /// Fill [`Reply::trace`] (the `query` command).
+    pub trace: bool,
+}
+
+impl Extras {
+    pub const ALL: Extras = Extras {
+        stats_line: true,
+        trace: true,
+    };
+}
+
+/// Answers one request, with every part of the reply.
 pub fn answer<R: Rng + ?Sized>(
     snapshot: &Snapshot,
     mode: Mode,
@@ -78,6 +94,31 @@ pub fn answer<R: Rng + ?Sized>(
     settings: &Settings,
     rng: &mut R,
     now: SystemTime,
+) -> Reply {
+    answer_with(
+        snapshot,
+        mode,
+        params,
+        client,
+        settings,
+        rng,
+        now,
+        Extras::ALL,
+    )
+}
+
+/// Answers one request; `extras` says which optional parts of the reply to fill (the others
+/// are left empty). Status, headers and body are the same whatever it says.
+#[allow(clippy::too_many_arguments)]
+pub fn answer_with<R: Rng + ?Sized>(
+    snapshot: &Snapshot,
+    mode: Mode,
+    params: &Params<'_>,
+    client: Client,
+    settings: &Settings,
+    rng: &mut R,
+    now: SystemTime,
+    extras: Extras,
 ) -> Reply {
     let pubdate = || httpdate::fmt_http_date(now);
     let refuse = |refusal: &Refusal, message: &str| match mode {
@@ -116,15 +157,19 @@ pub fn answer<R: Rng + ?Sized>(
     };
     let selection = select(snapshot, target.dir, &criteria, rng);
 
-    let stats_line = target.stats.as_ref().map(|s| {
-        format!(
-            "IP: {ip}; DATE: {}; COUNTRY: {}; REPO: {}; ARCH: {}\n",
-            utc_date(now),
-            selection.client_country.as_deref().unwrap_or("N/A"),
-            s.repo,
-            s.arch
-        )
-    });
+    let stats_line = target
+        .stats
+        .as_ref()
+        .filter(|_| extras.stats_line)
+        .map(|s| {
+            format!(
+                "IP: {ip}; DATE: {}; COUNTRY: {}; REPO: {}; ARCH: {}\n",
+                utc_date(now),
+                selection.client_country.as_deref().unwrap_or("N/A"),
+                s.repo,
+                s.arch
+            )
+        });
     let mut header = target.header;
     header.push_str(&selection.phrases);
     if let Some(raw) = params.protocol.as_deref() {
@@ -198,7 +243,9 @@ pub fn answer<R: Rng + ?Sized>(
         }
     };
     reply.first_group = selection.hosts.first().map(|c| c.group);
-    reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
+    if extras.trace {
+        reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
+    }
     reply.stats_line = stats_line;
     reply
 }

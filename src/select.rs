@@ -176,6 +176,7 @@ pub fn select<'s, R: Rng + ?Sized>(
         if let Some(cc) = client_country.as_deref() {
             let upper = cc.to_ascii_uppercase();
             if let Some(hosts) = country_list(dir, &upper) {
+                geoip_hosts.reserve(hosts.len());
                 geoip_hosts.extend(natives(hosts).filter(allowed));
                 phrases.push_str("country = ");
                 phrases.push_str(&upper);
@@ -191,6 +192,17 @@ pub fn select<'s, R: Rng + ?Sized>(
         }
     }
 
+    // Lookups of a host's entry from here on: at most every host listed so far, plus the
+    // global list.
+    let lookups = netblock_hosts.len()
+        + asn_hosts.len()
+        + country_hosts.len()
+        + geoip_hosts.len()
+        + continent_hosts.len()
+        + if only_country { 0 } else { dir.global.len() };
+    let positions = Positions::new(dir, lookups);
+    let carried = |h: HostIdx| positions.get(h).map(|at| &dir.by_host[at]);
+
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
     let mut global_hosts: Vec<HostIdx> = Vec::new();
     if !only_country {
@@ -205,6 +217,7 @@ pub fn select<'s, R: Rng + ?Sized>(
             .filter(|h| carried(**h).is_some_and(|e| serves(snapshot, e, criteria.protocols)))
             .count();
         if found < criteria.minimum {
+            global_hosts.reserve(dir.global.len());
             global_hosts.extend(natives(&dir.global).filter(allowed));
             phrases.push_str("country = global ");
             if found == 0 {
@@ -228,7 +241,7 @@ pub fn select<'s, R: Rng + ?Sized>(
     let mut ordered: Vec<(HostIdx, Group)> = Vec::with_capacity(total);
     ordered.extend(netblock_hosts.iter().map(|(_, h)| (*h, Group::Netblock)));
     ordered.extend(asn_hosts.iter().map(|h| (*h, Group::Asn)));
-    let mut keys = Vec::new();
+    let mut scratch = ShuffleScratch::default();
     for (list, group) in [
         (&mut country_hosts, Group::Country),
         (&mut geoip_hosts, Group::Geoip),
@@ -236,7 +249,7 @@ pub fn select<'s, R: Rng + ?Sized>(
         (&mut global_hosts, Group::Global),
     ] {
         dedup_keep_first(dir, list);
-        weighted_shuffle(snapshot, list, rng, &mut keys);
+        weighted_shuffle(snapshot, list, rng, &mut scratch);
         ordered.extend(list.iter().map(|h| (*h, group)));
     }
     // Each host once, at its best place; hosts the directory does not carry are left out.
@@ -271,6 +284,50 @@ fn position(dir: &ArchivedDirectory, host: HostIdx) -> Option<usize> {
     dir.by_host
         .binary_search_by(|e| e.host.to_native().cmp(&host))
         .ok()
+}
+
+/// [`position`] for many hosts of one directory: with enough lookups to pay for it, a table
+/// by host index filled in one pass over `by_host` (as long as the directory's highest host
+/// is not too far above its host count), otherwise binary searches.
+struct Positions<'d> {
+    dir: &'d ArchivedDirectory,
+    /// `table[host]` is the host's position plus one, or 0 when it does not carry the
+    /// directory; empty when not worth building.
+    table: Vec<u32>,
+}
+
+impl<'d> Positions<'d> {
+    /// Fewer lookups than this are cheaper as binary searches than a table.
+    const MIN_LOOKUPS: usize = 24;
+
+    fn new(dir: &'d ArchivedDirectory, lookups: usize) -> Self {
+        let carried = dir.by_host.len();
+        let span = dir
+            .by_host
+            .last()
+            .map_or(0, |e| e.host.to_native() as usize + 1);
+        let table = if lookups >= Self::MIN_LOOKUPS && span <= carried.saturating_mul(16) {
+            let mut table = vec![0u32; span];
+            for (at, e) in dir.by_host.iter().enumerate() {
+                table[e.host.to_native() as usize] = at as u32 + 1;
+            }
+            table
+        } else {
+            Vec::new()
+        };
+        Positions { dir, table }
+    }
+
+    #[inline]
+    fn get(&self, host: HostIdx) -> Option<usize> {
+        if self.table.is_empty() {
+            return position(self.dir, host);
+        }
+        match self.table.get(host as usize) {
+            Some(&at) if at > 0 => Some(at as usize - 1),
+            _ => None,
+        }
+    }
 }
 
 fn country_list<'d>(dir: &'d ArchivedDirectory, country: &str) -> Option<&'d [ArchivedIdx]> {
@@ -351,16 +408,17 @@ fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>) {
 /// each host draws an exponential arrival time with rate `weight`, and hosts are ordered by
 /// arrival (Efraimidis and Spirakis). The first host is host i with probability w_i / sum(w).
 ///
-/// `keys` is scratch space, reused from one list to the next.
+/// `scratch` is reused from one list to the next.
 fn weighted_shuffle<R: Rng + ?Sized>(
     snapshot: &Snapshot,
     list: &mut [HostIdx],
     rng: &mut R,
-    keys: &mut Vec<(u64, HostIdx)>,
+    scratch: &mut ShuffleScratch,
 ) {
     if list.len() < 2 {
         return;
     }
+    let keys = &mut scratch.keys;
     keys.clear();
     keys.extend(list.iter().map(|&h| {
         let weight = snapshot.host(h).map_or(1, |x| x.weight.to_native().max(1));
@@ -368,10 +426,43 @@ fn weighted_shuffle<R: Rng + ?Sized>(
         let u: f64 = 1.0 - rng.random::<f64>();
         (total_order_key(-u.ln() / f64::from(weight)), h)
     }));
+    // Sort plain integers: each key with its low bits replaced by its place in `keys`. If no
+    // two keys agree above those bits, that is the order of the full keys; otherwise (about
+    // once in 10^8 answers) sort the full keys.
+    const PLACE_BITS: u32 = 12;
+    const PLACE: u64 = (1 << PLACE_BITS) - 1;
+    if keys.len() <= 1 << PLACE_BITS {
+        let packed = &mut scratch.packed;
+        packed.clear();
+        packed.extend(
+            keys.iter()
+                .enumerate()
+                .map(|(at, (key, _))| (key & !PLACE) | at as u64),
+        );
+        packed.sort_unstable();
+        if !packed
+            .windows(2)
+            .any(|w| w[0] >> PLACE_BITS == w[1] >> PLACE_BITS)
+        {
+            for (slot, p) in list.iter_mut().zip(packed.iter()) {
+                *slot = keys[(p & PLACE) as usize].1;
+            }
+            return;
+        }
+    }
     keys.sort_unstable_by_key(|k| k.0);
     for (slot, (_, h)) in list.iter_mut().zip(keys.iter()) {
         *slot = *h;
     }
+}
+
+/// Buffers [`weighted_shuffle`] reuses.
+#[derive(Default)]
+struct ShuffleScratch {
+    /// Each host's key (see [`total_order_key`]) and the host.
+    keys: Vec<(u64, HostIdx)>,
+    /// Keys with their place in `keys` in the low bits.
+    packed: Vec<u64>,
 }
 
 /// An integer that sorts as `f64::total_cmp` orders `x` (integer compares sort faster).
@@ -435,6 +526,7 @@ impl Seen {
     }
 
     /// True the first time `h` is offered.
+    #[inline]
     fn first(&mut self, h: HostIdx) -> bool {
         let at = h as usize;
         if at >= self.bits {

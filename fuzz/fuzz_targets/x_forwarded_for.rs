@@ -1,5 +1,6 @@
-//! Fuzz target: working out the client (`http::client_address`) from a peer address, any
-//! number of `X-Forwarded-For` values (arbitrary bytes, as a client may send) and `ip=`.
+//! Fuzz target: working out the client (`http::client_addr::client_address`) from a peer
+//! address, any number of `X-Forwarded-For` values (arbitrary bytes, as a client may send) and
+//! `ip=`.
 //!
 //! Input: byte 0 picks the `ip=` policy, the peer's form and whether `ip=` is present;
 //! then 4 or 16 bytes of peer address; the rest, split on `\n`, is `ip=` (if present) and then

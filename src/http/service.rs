@@ -16,7 +16,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::client_addr::{client_address, IpParamPolicy, TrustedProxies};
 use super::ConnectionCount;
-use crate::answer::{answer, Reply, Settings};
+use crate::answer::{answer_with, Extras, Reply, Settings};
 use crate::metrics::Metrics;
 use crate::request::{Mode, Params};
 use crate::snapshot::Snapshot;
@@ -76,6 +76,14 @@ impl hyper::service::Service<Request<Incoming>> for MirrorService {
     }
 }
 
+thread_local! {
+    /// The shuffles' random source, one per thread: Xoshiro256++ seeded from the thread's
+    /// OS-seeded generator. A draw costs a few instructions instead of ChaCha's block
+    /// refills; the order of mirrors needs to be random, not unpredictable.
+    static SHUFFLE_RNG: std::cell::RefCell<rand::rngs::SmallRng> =
+        std::cell::RefCell::new(rand::SeedableRng::from_rng(&mut rand::rng()));
+}
+
 /// Answers one request; the body, if any, is ignored (as the production server does).
 pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Response<Full<Bytes>> {
     let started = Instant::now();
@@ -85,7 +93,9 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
     };
     let guard = state.snapshot.load();
     let Some(snapshot) = guard.as_deref() else {
-        state.metrics.observe(Some(mode), 503, None, started.elapsed());
+        state
+            .metrics
+            .observe(Some(mode), 503, None, started.elapsed());
         return respond(503, None, "no mirror data loaded yet\n".into(), None, None);
     };
     let params = Params::parse(req.uri().query().unwrap_or(""));
@@ -104,22 +114,33 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
     if let Some(bad) = &resolved.bad_forwarded {
         tracing::info!(peer = %peer, entry = %bad, "unparsable X-Forwarded-For entry; using the last trusted hop");
     }
-    let reply = answer(
-        snapshot,
-        mode,
-        &params,
-        resolved.client,
-        &state.settings,
-        &mut rand::rng(),
-        SystemTime::now(),
-    );
-    if let (Some(log), Some(line)) = (&state.stats, &reply.stats_line) {
-        log.write(line.clone());
+    let extras = Extras {
+        stats_line: state.stats.is_some(),
+        trace: false,
+    };
+    let mut reply = SHUFFLE_RNG.with_borrow_mut(|rng| {
+        answer_with(
+            snapshot,
+            mode,
+            &params,
+            resolved.client,
+            &state.settings,
+            rng,
+            SystemTime::now(),
+            extras,
+        )
+    });
+    if let (Some(log), Some(line)) = (&state.stats, reply.stats_line.take()) {
+        log.write(line);
     }
-    state
-        .metrics
-        .observe(Some(mode), reply.status, reply.first_group, started.elapsed());
-    let generation = format!("{}/{}", snapshot.generated_at(), snapshot.sequence);
+    state.metrics.observe(
+        Some(mode),
+        reply.status,
+        reply.first_group,
+        started.elapsed(),
+    );
+    // Formatted once per snapshot; from_maybe_shared keeps the shared bytes (no copy).
+    let generation = HeaderValue::from_maybe_shared(snapshot.generation_header()).ok();
     let Reply {
         status,
         content_type,
@@ -127,7 +148,7 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
         body,
         ..
     } = reply;
-    respond(status, content_type, body.into(), location, Some(generation))
+    respond(status, content_type, body.into(), location, generation)
 }
 
 fn respond(
@@ -135,7 +156,7 @@ fn respond(
     content_type: Option<&'static str>,
     body: Bytes,
     location: Option<String>,
-    generation: Option<String>,
+    generation: Option<HeaderValue>,
 ) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -146,7 +167,7 @@ fn respond(
     if let Some(ct) = content_type {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
     }
-    if let Some(g) = generation.and_then(|g| HeaderValue::from_str(&g).ok()) {
+    if let Some(g) = generation {
         headers.insert(GENERATION_HEADER, g);
     }
     response

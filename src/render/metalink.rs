@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::urls::{for_each_kept, UrlPolicy, UrlTail};
+use super::urls::{for_each_kept_at, UrlPolicy, UrlTail};
 use crate::select::Chosen;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
 use crate::snapshot::Snapshot;
@@ -109,13 +109,13 @@ pub fn metalink(
             host_part.extend_from_slice(b" mm0:private=\"True\"");
         }
         host_part.push(b'>');
-        let kept = for_each_kept(snapshot, chosen.entry, policy, |base| {
+        let kept = for_each_kept_at(snapshot, chosen.entry, policy, |at, base| {
             let scheme = base
                 .bytes()
                 .position(|b| b == b':')
                 .map_or(base, |at| &base[..at]);
-            // The scheme is a prefix of the base: one check covers both.
-            let plain = true;
+            // The scheme is a prefix of the base: one check covers both, made at load.
+            let plain = !snapshot.base_url_has_markup(at);
             out.extend_from_slice(b"    <url protocol=\"");
             escape_unless(&mut out, scheme, plain);
             out.extend_from_slice(b"\" type=\"");
@@ -289,7 +289,7 @@ mod tests {
             for u in chosen.entry.urls.iter() {
                 let base = snapshot.base_url(u.to_native());
                 let scheme = base.split_once(':').map_or(base, |(s, _)| s);
-                let mut naive = |text: &[u8], out: &mut Vec<u8>| {
+                let naive = |text: &[u8], out: &mut Vec<u8>| {
                     for &b in text {
                         match b {
                             b'&' => out.extend_from_slice(b"&amp;"),

@@ -28,20 +28,33 @@ pub fn for_each_kept<'s>(
     policy: UrlPolicy<'_>,
     mut emit: impl FnMut(&'s str),
 ) -> usize {
-    let bases = entry.urls.iter().map(|u| snapshot.base_url(u.to_native()));
+    for_each_kept_at(snapshot, entry, policy, |_, base| emit(base))
+}
+
+/// [`for_each_kept`], with each base URL's index in the snapshot's base URLs.
+pub fn for_each_kept_at<'s>(
+    snapshot: &'s Snapshot,
+    entry: &ArchivedHostUrls,
+    policy: UrlPolicy<'_>,
+    mut emit: impl FnMut(u32, &'s str),
+) -> usize {
+    let bases = entry.urls.iter().map(|u| {
+        let at = u.to_native();
+        (at, snapshot.base_url(at))
+    });
     match policy {
         UrlPolicy::All => {
             let mut n = 0;
-            for b in bases {
-                emit(b);
+            for (at, b) in bases {
+                emit(at, b);
                 n += 1;
             }
             n
         }
         UrlPolicy::Protocols(list) => {
             let mut n = 0;
-            for b in bases.filter(|b| scheme_in(b, list)).take(list.len()) {
-                emit(b);
+            for (at, b) in bases.filter(|(_, b)| scheme_in(b, list)).take(list.len()) {
+                emit(at, b);
                 n += 1;
             }
             n
@@ -49,21 +62,21 @@ pub fn for_each_kept<'s>(
         UrlPolicy::Preferred(order) => {
             // One pass: the URL whose scheme comes first in `order`, the first in stored
             // order among equals (what trying each scheme in turn over the URLs finds).
-            let mut best: Option<(usize, &'s str)> = None;
-            for b in bases {
+            let mut best: Option<(usize, u32, &'s str)> = None;
+            for (at, b) in bases {
                 let Some(rank) = order.iter().position(|s| has_scheme(b, s)) else {
                     continue;
                 };
-                if best.is_none_or(|(r, _)| rank < r) {
-                    best = Some((rank, b));
+                if best.is_none_or(|(r, _, _)| rank < r) {
+                    best = Some((rank, at, b));
                     if rank == 0 {
                         break;
                     }
                 }
             }
             match best {
-                Some((_, b)) => {
-                    emit(b);
+                Some((_, at, b)) => {
+                    emit(at, b);
                     1
                 }
                 None => 0,
@@ -113,6 +126,7 @@ impl UrlTail {
 }
 
 /// Whether `url` starts with `<scheme>:` (as [`scheme_in`] with one scheme).
+#[inline]
 fn has_scheme(url: &str, scheme: &str) -> bool {
     url.len() > scheme.len() && url.as_bytes()[scheme.len()] == b':' && url.starts_with(scheme)
 }

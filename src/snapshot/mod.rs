@@ -116,6 +116,11 @@ pub struct Snapshot {
     geo: GeoIndex,
     /// Installed-snapshot counter, from 1 at start-up; set by the holder before install.
     pub sequence: u64,
+    /// `generation_header()`, formatted on first use, with the `sequence` it was made for.
+    generation: std::sync::OnceLock<(u64, bytes::Bytes)>,
+    /// One bit per base URL: set when it has a character markup escapes (`& < > " '`).
+    /// Few do, so a metalink copies the others as they are without looking at them.
+    url_markup: Vec<u64>,
 }
 
 /// `::ffff:a.b.c.d` is IPv4 everywhere (decision 2).
@@ -225,6 +230,7 @@ impl Snapshot {
             index_ms = (started.elapsed() - archive_time - check_time).as_millis() as u64,
             "snapshot body checked and indexed"
         );
+        let url_markup = markup_bits(data);
         Ok(Snapshot {
             archive,
             host_nets,
@@ -232,7 +238,29 @@ impl Snapshot {
             country_nets,
             geo,
             sequence: 0,
+            generation: std::sync::OnceLock::new(),
+            url_markup,
         })
+    }
+
+    /// Whether base URL `idx` has one of `& < > " '` (true for an index out of range).
+    pub fn base_url_has_markup(&self, idx: u32) -> bool {
+        let idx = idx as usize;
+        self.url_markup
+            .get(idx / 64)
+            .is_none_or(|word| word >> (idx % 64) & 1 == 1)
+    }
+
+    /// The `X-Mirrorlist-Generation` value, `<generated_at>/<sequence>`: formatted once per
+    /// snapshot (the holder sets `sequence` before install), so a request only clones it.
+    pub fn generation_header(&self) -> bytes::Bytes {
+        let format = || bytes::Bytes::from(format!("{}/{}", self.generated_at(), self.sequence));
+        let (sequence, text) = self.generation.get_or_init(|| (self.sequence, format()));
+        if *sequence == self.sequence {
+            text.clone()
+        } else {
+            format()
+        }
     }
 
     /// Lets go of the resident pages of a mapped snapshot, which keeps serving (see
@@ -375,10 +403,42 @@ fn archived_u32s(v: &rkyv::vec::ArchivedVec<ArchivedIdx>) -> &[ArchivedIdx] {
     v.as_slice()
 }
 
-/// Compares `key` with the concatenation of `parts` without building the concatenation.
+/// The bits of [`Snapshot::base_url_has_markup`].
+fn markup_bits(data: &ArchivedSnapshotData) -> Vec<u64> {
+    let mut bits = vec![0u64; data.base_urls.len().div_ceil(64)];
+    for (i, url) in data.base_urls.iter().enumerate() {
+        if url
+            .as_bytes()
+            .iter()
+            .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+        {
+            bits[i / 64] |= 1 << (i % 64);
+        }
+    }
+    bits
+}
+
+/// Compares `key` with the concatenation of `parts` without building the concatenation,
+/// a slice compare per part (as `key.iter().cmp(parts chained)`, without going byte by byte).
 fn cmp_joined(key: &[u8], parts: (&[u8], &[u8], &[u8])) -> std::cmp::Ordering {
-    let joined = parts.0.iter().chain(parts.1).chain(parts.2);
-    key.iter().cmp(joined)
+    use std::cmp::Ordering;
+    let mut key = key;
+    for part in [parts.0, parts.1, parts.2] {
+        let n = part.len().min(key.len());
+        match key[..n].cmp(&part[..n]) {
+            Ordering::Equal => {}
+            unequal => return unequal,
+        }
+        if key.len() < part.len() {
+            return Ordering::Less;
+        }
+        key = &key[n..];
+    }
+    if key.is_empty() {
+        Ordering::Equal
+    } else {
+        Ordering::Greater
+    }
 }
 
 #[allow(dead_code)]
@@ -387,3 +447,36 @@ fn _assert_send_sync() {
     is::<Snapshot>();
 }
 
+#[cfg(test)]
+mod tests {
+    use super::cmp_joined;
+
+    #[test]
+    fn joined_compare_is_the_compare_of_the_concatenation() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "a+",
+            "+",
+            "fedora-41",
+            "fedora-41+x86_64",
+            "x86_64",
+        ];
+        for key in words {
+            for a in words {
+                for b in ["", "+"] {
+                    for c in words {
+                        let joined = format!("{a}{b}{c}");
+                        assert_eq!(
+                            cmp_joined(key.as_bytes(), (a.as_bytes(), b.as_bytes(), c.as_bytes())),
+                            key.as_bytes().cmp(joined.as_bytes()),
+                            "{key:?} vs {a:?} {b:?} {c:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -25,7 +25,10 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
         if (h as usize) < hosts {
             Ok(())
         } else {
-            Err(format!("{} names host #{h}, but there are {hosts} hosts", what()))
+            Err(format!(
+                "{} names host #{h}, but there are {hosts} hosts",
+                what()
+            ))
         }
     };
     let hosts_ok = |list: &[Idx], what: &dyn Fn() -> String| match max_index(list) {
