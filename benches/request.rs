@@ -28,9 +28,7 @@ use rand::{Rng, SeedableRng};
 
 use mirrorlist::answer::{answer, Client, Settings};
 use mirrorlist::build::compile;
-use mirrorlist::build::raw::{
-    FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
-};
+use mirrorlist::build::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
 use mirrorlist::http::service::{handle, AppState};
 use mirrorlist::request::{Mode, Params};
 use mirrorlist::snapshot::model::SnapshotData;
@@ -114,7 +112,14 @@ const COUNTRIES: &[(&str, &str, u32)] = &[
 ];
 
 const PREFIXES: &[&str] = &["mirror", "ftp", "dl", "download", "mirrors", "repo", "pkg"];
-const PATHS: &[&str] = &["", "/pub", "/linux", "/mirror", "/pub/linux", "/fedora-mirror"];
+const PATHS: &[&str] = &[
+    "",
+    "/pub",
+    "/linux",
+    "/mirror",
+    "/pub/linux",
+    "/fedora-mirror",
+];
 
 fn hash(rng: &mut SmallRng, bytes: usize) -> String {
     (0..bytes)
@@ -372,7 +377,9 @@ fn client_in(snapshot: &Snapshot, country: &str) -> Option<IpAddr> {
         .map(|i| IpAddr::V4(Ipv4Addr::from(0x0100_0000u32 + (i << 16) + 77)))
         .find(|ip| {
             snapshot.country_of(*ip).as_deref() == Some(country)
-                && snapshot.asn_of(*ip).is_none_or(|a| snapshot.asn_hosts(a).is_empty())
+                && snapshot
+                    .asn_of(*ip)
+                    .is_none_or(|a| snapshot.asn_hosts(a).is_empty())
                 && {
                     let mut nets = Vec::new();
                     snapshot.netblocks_of(*ip, &mut nets);
@@ -473,9 +480,17 @@ fn request_benches(c: &mut Criterion) {
             let params = Params::parse(&query);
             let mut rng = SmallRng::seed_from_u64(7);
             let now = SystemTime::now();
-            let bytes = answer(&snapshot, mode, &params, Client::Addr(case.ip), &settings, &mut rng, now)
-                .body
-                .len();
+            let bytes = answer(
+                &snapshot,
+                mode,
+                &params,
+                Client::Addr(case.ip),
+                &settings,
+                &mut rng,
+                now,
+            )
+            .body
+            .len();
             group.throughput(Throughput::Bytes(bytes as u64));
             group.bench_function(BenchmarkId::from_parameter(&case.label), |b| {
                 b.iter(|| {
@@ -496,8 +511,10 @@ fn request_benches(c: &mut Criterion) {
     }
 
     // The whole handler: routing, query parsing, client address, answer, headers.
-    let mut state = AppState::new(settings);
-    state.snapshot.store(Some(Arc::new(Snapshot::from_data(&data).unwrap())));
+    let state = AppState::new(settings);
+    state
+        .snapshot
+        .store(Some(Arc::new(Snapshot::from_data(&data).unwrap())));
     let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
     let mut group = c.benchmark_group("handle");
     for case in &cases {
@@ -522,9 +539,13 @@ fn lookup_benches(c: &mut Criterion) {
     let ips: Vec<IpAddr> = (0..1024)
         .map(|i| {
             if i % 3 == 0 {
-                IpAddr::V6(Ipv6Addr::from((0x2a00u128 << 112) | (rng.random::<u128>() >> 12)))
+                IpAddr::V6(Ipv6Addr::from(
+                    (0x2a00u128 << 112) | (rng.random::<u128>() >> 12),
+                ))
             } else {
-                IpAddr::V4(Ipv4Addr::from(rng.random_range(0x0100_0000u32..0xC800_0000)))
+                IpAddr::V4(Ipv4Addr::from(
+                    rng.random_range(0x0100_0000u32..0xC800_0000),
+                ))
             }
         })
         .collect();
@@ -556,7 +577,12 @@ fn lookup_benches(c: &mut Criterion) {
             .step_by(37)
             .map(|d| d.name.as_str().to_string())
             .collect();
-        b.iter(|| names.iter().filter(|n| snapshot.directory(n).is_some()).count())
+        b.iter(|| {
+            names
+                .iter()
+                .filter(|n| snapshot.directory(n).is_some())
+                .count()
+        })
     });
     group.finish();
 }

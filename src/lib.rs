@@ -5,20 +5,20 @@
 //! `select` picks mirrors for one query, `render` writes the bytes, and `http` serves them.
 //! See ARCHITECTURE.md for the map and its invariants.
 
-pub mod build;
-pub mod snapshot;
-pub mod sources;
-pub mod request;
-pub mod resolve;
-pub mod select;
 pub mod answer;
-pub mod render;
+pub mod build;
+pub mod cli;
+pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod notify;
-pub mod config;
-pub mod stats;
-pub mod source;
 pub mod reload;
+pub mod render;
+pub mod request;
+pub mod resolve;
+pub mod select;
+pub mod snapshot;
+pub mod source;
+pub mod sources;
+pub mod stats;
 pub mod watch;
-pub mod cli;

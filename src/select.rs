@@ -192,16 +192,15 @@ pub fn select<'s, R: Rng + ?Sized>(
         }
     }
 
-    // Lookups of a host's entry from here on: at most every host listed so far, plus the
-    // global list.
-    let lookups = netblock_hosts.len()
-        + asn_hosts.len()
-        + country_hosts.len()
-        + geoip_hosts.len()
-        + continent_hosts.len()
-        + if only_country { 0 } else { dir.global.len() };
-    let positions = Positions::new(dir, lookups);
-    let carried = |h: HostIdx| positions.get(h).map(|at| &dir.by_host[at]);
+    // Hosts' entries from here on: the local hosts' below, then every host of the answer.
+    let mut positions = Positions::new(dir);
+    positions.expect(
+        netblock_hosts.len()
+            + asn_hosts.len()
+            + country_hosts.len()
+            + geoip_hosts.len()
+            + continent_hosts.len(),
+    );
 
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
     let mut global_hosts: Vec<HostIdx> = Vec::new();
@@ -214,7 +213,11 @@ pub fn select<'s, R: Rng + ?Sized>(
         local.dedup();
         let found = local
             .iter()
-            .filter(|h| carried(**h).is_some_and(|e| serves(snapshot, e, criteria.protocols)))
+            .filter(|h| {
+                positions
+                    .get(**h)
+                    .is_some_and(|at| serves(snapshot, &dir.by_host[at], criteria.protocols))
+            })
             .count();
         if found < criteria.minimum {
             global_hosts.reserve(dir.global.len());
@@ -254,10 +257,12 @@ pub fn select<'s, R: Rng + ?Sized>(
     }
     // Each host once, at its best place; hosts the directory does not carry are left out.
     let mut seen = Seen::new(dir);
+    positions.expect(ordered.len());
     let mut hosts = Vec::with_capacity(ordered.len().min(dir.by_host.len()));
     for (host, group) in ordered {
         if seen.first(host) {
-            if let Some(entry) = carried(host) {
+            if let Some(at) = positions.get(host) {
+                let entry = &dir.by_host[at];
                 hosts.push(Chosen { host, group, entry });
             }
         }
@@ -300,22 +305,31 @@ impl<'d> Positions<'d> {
     /// Fewer lookups than this are cheaper as binary searches than a table.
     const MIN_LOOKUPS: usize = 24;
 
-    fn new(dir: &'d ArchivedDirectory, lookups: usize) -> Self {
-        let carried = dir.by_host.len();
-        let span = dir
+    fn new(dir: &'d ArchivedDirectory) -> Self {
+        Positions {
+            dir,
+            table: Vec::new(),
+        }
+    }
+
+    /// Says how many lookups come next: builds the table if that many pay for it.
+    fn expect(&mut self, lookups: usize) {
+        let carried = self.dir.by_host.len();
+        let span = self
+            .dir
             .by_host
             .last()
             .map_or(0, |e| e.host.to_native() as usize + 1);
-        let table = if lookups >= Self::MIN_LOOKUPS && span <= carried.saturating_mul(16) {
-            let mut table = vec![0u32; span];
-            for (at, e) in dir.by_host.iter().enumerate() {
-                table[e.host.to_native() as usize] = at as u32 + 1;
-            }
-            table
-        } else {
-            Vec::new()
-        };
-        Positions { dir, table }
+        if !self.table.is_empty()
+            || lookups < Self::MIN_LOOKUPS
+            || span > carried.saturating_mul(16)
+        {
+            return;
+        }
+        self.table = vec![0u32; span];
+        for (at, e) in self.dir.by_host.iter().enumerate() {
+            self.table[e.host.to_native() as usize] = at as u32 + 1;
+        }
     }
 
     #[inline]
@@ -349,12 +363,36 @@ fn add_continent(
     let Some(continent) = snapshot.continent_of(country) else {
         return;
     };
+    // The members and the directory's countries are both sorted by code, so one walk down
+    // both finds every member's list. Members that a bundle from elsewhere did not sort are
+    // searched for instead, from the first one out of order on.
+    let countries = dir.by_country.as_slice();
+    let mut next = 0;
+    let mut sorted = true;
+    let mut previous: Option<&str> = None;
+    out.reserve(dir.global.len());
     for member in snapshot.continent_members(continent) {
         let member = member.as_str();
+        sorted = sorted && previous.is_none_or(|p| p < member);
+        previous = Some(member);
         if member == country {
             continue;
         }
-        if let Some(hosts) = country_list(dir, member) {
+        let hosts = if sorted {
+            while countries
+                .get(next)
+                .is_some_and(|c| c.country.as_str() < member)
+            {
+                next += 1;
+            }
+            countries
+                .get(next)
+                .filter(|c| c.country.as_str() == member)
+                .map(|c| c.hosts.as_slice())
+        } else {
+            country_list(dir, member)
+        };
+        if let Some(hosts) = hosts {
             out.extend(natives(hosts));
             phrases.push_str("country = ");
             phrases.push_str(member);

@@ -62,7 +62,9 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
         let weight = match raw_host.bandwidth {
             Some(b) if b >= 1 => u32::try_from(b).unwrap_or(u32::MAX),
             Some(b) => {
-                warnings.push(format!("host {external_id}: bandwidth {b} < 1; weight 1 used"));
+                warnings.push(format!(
+                    "host {external_id}: bandwidth {b} < 1; weight 1 used"
+                ));
                 1
             }
             None => {
@@ -109,7 +111,10 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
     let mut seen_dirs = BTreeMap::new();
     for dir in raw_dirs {
         if seen_dirs.contains_key(&dir.name) {
-            warnings.push(format!("directory {:?}: listed twice; first kept", dir.name));
+            warnings.push(format!(
+                "directory {:?}: listed twice; first kept",
+                dir.name
+            ));
             continue;
         }
         seen_dirs.insert(dir.name.clone(), dir);
@@ -129,7 +134,9 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
                 }
             }
             if by_host.iter().any(|h| h.host == host) {
-                warnings.push(format!("directory {name:?}: host {host_id} listed twice in ByHostId; first kept"));
+                warnings.push(format!(
+                    "directory {name:?}: host {host_id} listed twice in ByHostId; first kept"
+                ));
                 continue;
             }
             by_host.push(HostUrls {
@@ -232,7 +239,12 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
         });
     }
     repo_arch.sort_by(|a, b| a.key.cmp(&b.key));
-    dedup_sorted(&mut repo_arch, |e| e.key.clone(), "repo/arch", &mut warnings);
+    dedup_sorted(
+        &mut repo_arch,
+        |e| e.key.clone(),
+        "repo/arch",
+        &mut warnings,
+    );
     let repo_listing = repo_arch
         .iter()
         .filter_map(|e| {
@@ -250,7 +262,12 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
         .map(|(from, to)| RepoRedirect { from, to })
         .collect();
     repo_redirects.sort_by(|a, b| a.from.cmp(&b.from));
-    dedup_sorted(&mut repo_redirects, |e| e.from.clone(), "repo redirect", &mut warnings);
+    dedup_sorted(
+        &mut repo_redirects,
+        |e| e.from.clone(),
+        "repo redirect",
+        &mut warnings,
+    );
     let mut disabled_repos = disabled_repos;
     disabled_repos.sort();
     disabled_repos.dedup();

@@ -51,7 +51,12 @@ pub struct InputArgs {
     #[arg(short = 'c', long = "cache", value_name = "CACHE")]
     pub cache: Option<PathBuf>,
     /// MirrorManager's global netblocks file (prefix -> ASN).
-    #[arg(short = 'g', long = "global_netblocks", alias = "global-netblocks", value_name = "FILE")]
+    #[arg(
+        short = 'g',
+        long = "global_netblocks",
+        alias = "global-netblocks",
+        value_name = "FILE"
+    )]
     pub global_netblocks: Option<PathBuf>,
     /// MirrorManager's country -> continent CSV.
     #[arg(long, value_name = "CSV")]
@@ -84,10 +89,20 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Deprecated Internet2 netblocks file: accepted and ignored, as MirrorManager does.
-    #[arg(short = 'i', long = "internet2_netblocks", value_name = "FILE", hide = true)]
+    #[arg(
+        short = 'i',
+        long = "internet2_netblocks",
+        value_name = "FILE",
+        hide = true
+    )]
     pub internet2_netblocks: Option<PathBuf>,
     /// Statistics log (MirrorManager's line format), appended to; reopened on SIGUSR1.
-    #[arg(short = 'l', long = "log", value_name = "LOG", env = "MIRRORLIST_STATS_LOG")]
+    #[arg(
+        short = 'l',
+        long = "log",
+        value_name = "LOG",
+        env = "MIRRORLIST_STATS_LOG"
+    )]
     pub log: Option<PathBuf>,
     /// Minimum number of local mirrors before the global list is added.
     #[arg(short = 'm', long, default_value_t = 5, env = "MIRRORLIST_MINIMUM")]
@@ -104,7 +119,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8080, env = "MIRRORLIST_PORT")]
     pub port: u16,
     /// Peers whose X-Forwarded-For is believed (repeatable). Default: 127.0.0.0/8 and ::1.
-    #[arg(long = "trusted-proxy", value_name = "CIDR", env = "MIRRORLIST_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        env = "MIRRORLIST_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Who may override the client address with `ip=`.
     #[arg(long, value_enum, default_value_t = IpParamPolicy::Trusted, env = "MIRRORLIST_ALLOW_IP_PARAM")]
@@ -118,7 +138,12 @@ pub struct ServeArgs {
     pub allow_older: bool,
     /// Least time between the starts of two reloads, in milliseconds. A reload asked for
     /// sooner waits for it, and every request in the meantime becomes that one reload.
-    #[arg(long, value_name = "MS", default_value_t = 1000, env = "MIRRORLIST_RELOAD_INTERVAL_MS")]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        env = "MIRRORLIST_RELOAD_INTERVAL_MS"
+    )]
     pub reload_interval_ms: u64,
     /// Maximum connections served at once; more wait in the accept queue (never refused).
     #[arg(long, default_value_t = 10_000, env = "MIRRORLIST_MAX_CONNECTIONS")]

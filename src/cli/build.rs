@@ -35,20 +35,31 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<()> {
         data.global_asn.len(),
         started.elapsed().as_secs_f64()
     );
-    let shown = if args.verbose { usize::MAX } else { WARNINGS_SHOWN };
+    let shown = if args.verbose {
+        usize::MAX
+    } else {
+        WARNINGS_SHOWN
+    };
     for w in compiled.warnings.iter().take(shown) {
         eprintln!("warning: {w}");
     }
     if compiled.warnings.len() > shown {
-        eprintln!("... and {} more (use --verbose to see all)", compiled.warnings.len() - shown);
+        eprintln!(
+            "... and {} more (use --verbose to see all)",
+            compiled.warnings.len() - shown
+        );
     }
     if !compiled.warnings.is_empty() {
         eprintln!("{} input lines or keys skipped", compiled.warnings.len());
     }
     let bytes = bundle::write(&args.output, data)?;
     // Read it back exactly as `serve` will, so a bundle that builds is a bundle that loads.
-    Snapshot::load(&args.output)
-        .with_context(|| format!("{}: the bundle just written does not load", args.output.display()))?;
+    Snapshot::load(&args.output).with_context(|| {
+        format!(
+            "{}: the bundle just written does not load",
+            args.output.display()
+        )
+    })?;
     eprintln!(
         "wrote {} ({} bytes) in {:.2}s",
         args.output.display(),

@@ -8,14 +8,24 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     let snapshot = Snapshot::load(&args.bundle)?;
     let data = snapshot.data();
     let meta = &data.meta;
-    let file_len = std::fs::metadata(&args.bundle).map(|m| m.len()).unwrap_or(0);
+    let file_len = std::fs::metadata(&args.bundle)
+        .map(|m| m.len())
+        .unwrap_or(0);
     println!("bundle:          {}", args.bundle.display());
     println!("format version:  {}", header.version);
     println!("size:            {file_len} bytes");
     println!("checksum:        blake3:{}", hex(&header.checksum));
     println!("source kind:     {}", meta.source_kind.as_str());
-    println!("generated at:    {} ({})", meta.generated_at, when(meta.generated_at.to_native()));
-    println!("built at:        {} ({})", meta.built_at, when(meta.built_at.to_native()));
+    println!(
+        "generated at:    {} ({})",
+        meta.generated_at,
+        when(meta.generated_at.to_native())
+    );
+    println!(
+        "built at:        {} ({})",
+        meta.built_at,
+        when(meta.built_at.to_native())
+    );
     println!("skipped inputs:  {}", meta.warnings);
     println!("hosts:           {}", data.hosts.len());
     println!("base URLs:       {}", data.base_urls.len());
@@ -35,7 +45,10 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     println!("geo:             {geo}");
     println!("inputs:");
     for input in meta.inputs.iter() {
-        println!("  {} ({} bytes, blake3:{})", input.path, input.bytes, input.blake3);
+        println!(
+            "  {} ({} bytes, blake3:{})",
+            input.path, input.bytes, input.blake3
+        );
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
         anyhow::bail!("{path}: the path must end with /mirrorlist or /metalink");
     };
     let params = Params::parse(query);
-    let settings = Settings { minimum: args.minimum };
+    let settings = Settings {
+        minimum: args.minimum,
+    };
     let reply = answer(
         &snapshot,
         mode,

@@ -117,7 +117,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let server = tokio::spawn(http::serve(listener, state.clone(), limits, stopped(stop_rx)));
+    let server = tokio::spawn(http::serve(
+        listener,
+        state.clone(),
+        limits,
+        stopped(stop_rx),
+    ));
     crate::notify::ready(&format!("serving on {local}"));
     let signals = {
         let state = state.clone();

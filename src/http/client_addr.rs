@@ -156,35 +156,76 @@ mod tests {
 
     #[test]
     fn untrusted_peers_cannot_spoof() {
-        let r = resolve("203.0.113.9", &["10.0.0.1"], Some("10.0.0.2"), IpParamPolicy::Trusted);
+        let r = resolve(
+            "203.0.113.9",
+            &["10.0.0.1"],
+            Some("10.0.0.2"),
+            IpParamPolicy::Trusted,
+        );
         assert_eq!(r.client, addr("203.0.113.9"));
     }
 
     #[test]
     fn walks_trusted_chain_right_to_left() {
-        let r = resolve("127.0.0.1", &["198.51.100.7, 203.0.113.1,127.0.0.5", "::1"], None, IpParamPolicy::Trusted);
+        let r = resolve(
+            "127.0.0.1",
+            &["198.51.100.7, 203.0.113.1,127.0.0.5", "::1"],
+            None,
+            IpParamPolicy::Trusted,
+        );
         assert_eq!(r.client, addr("203.0.113.1"));
     }
 
     #[test]
     fn garbage_falls_back_to_last_trusted_hop() {
-        let r = resolve("127.0.0.1", &["198.51.100.7, n\u{e9}pe"], None, IpParamPolicy::Trusted);
+        let r = resolve(
+            "127.0.0.1",
+            &["198.51.100.7, n\u{e9}pe"],
+            None,
+            IpParamPolicy::Trusted,
+        );
         assert_eq!(r.client, addr("127.0.0.1"));
         assert!(r.bad_forwarded.is_some());
     }
 
     #[test]
     fn mapped_ipv6_is_ipv4() {
-        let r = resolve("::ffff:127.0.0.1", &["::ffff:198.51.100.7"], None, IpParamPolicy::Trusted);
+        let r = resolve(
+            "::ffff:127.0.0.1",
+            &["::ffff:198.51.100.7"],
+            None,
+            IpParamPolicy::Trusted,
+        );
         assert_eq!(r.client, addr("198.51.100.7"));
     }
 
     #[test]
     fn ip_param_policy() {
-        assert_eq!(resolve("127.0.0.1", &[], Some("nope"), IpParamPolicy::Trusted).client, Client::BadIp);
-        assert_eq!(resolve("127.0.0.1", &[], Some(""), IpParamPolicy::Trusted).client, addr("127.0.0.1"));
-        assert_eq!(resolve("127.0.0.1", &[], Some("192.0.2.1"), IpParamPolicy::Never).client, addr("127.0.0.1"));
-        assert_eq!(resolve("203.0.113.9", &[], Some("192.0.2.1"), IpParamPolicy::Any).client, addr("192.0.2.1"));
-        assert_eq!(resolve("127.0.0.1", &["[2001:db8::1]:443", "192.0.2.4:80"], None, IpParamPolicy::Trusted).client, addr("192.0.2.4"));
+        assert_eq!(
+            resolve("127.0.0.1", &[], Some("nope"), IpParamPolicy::Trusted).client,
+            Client::BadIp
+        );
+        assert_eq!(
+            resolve("127.0.0.1", &[], Some(""), IpParamPolicy::Trusted).client,
+            addr("127.0.0.1")
+        );
+        assert_eq!(
+            resolve("127.0.0.1", &[], Some("192.0.2.1"), IpParamPolicy::Never).client,
+            addr("127.0.0.1")
+        );
+        assert_eq!(
+            resolve("203.0.113.9", &[], Some("192.0.2.1"), IpParamPolicy::Any).client,
+            addr("192.0.2.1")
+        );
+        assert_eq!(
+            resolve(
+                "127.0.0.1",
+                &["[2001:db8::1]:443", "192.0.2.4:80"],
+                None,
+                IpParamPolicy::Trusted
+            )
+            .client,
+            addr("192.0.2.4")
+        );
     }
 }

@@ -1,7 +1,5 @@
 //! The Metalink 3.0 document (spec section 9.2) and its failure form (9.3).
 
-use std::io::Write;
-
 use super::urls::{for_each_kept_at, UrlPolicy, UrlTail};
 use crate::select::Chosen;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
@@ -36,15 +34,23 @@ pub fn details<'d>(dir: &'d ArchivedDirectory, file: &str) -> Option<&'d [Archiv
 }
 
 fn describe(out: &mut Vec<u8>, d: &ArchivedFileDetails, indent: &str) {
+    let indent = indent.as_bytes();
     let ts = d.timestamp.to_native();
     if ts != 0 {
-        let _ = writeln!(out, "{indent}<mm0:timestamp>{ts}</mm0:timestamp>");
+        out.extend_from_slice(indent);
+        out.extend_from_slice(b"<mm0:timestamp>");
+        push_decimal(out, ts);
+        out.extend_from_slice(b"</mm0:timestamp>\n");
     }
     let size = d.size.to_native();
     if size != 0 {
-        let _ = writeln!(out, "{indent}<size>{size}</size>");
+        out.extend_from_slice(indent);
+        out.extend_from_slice(b"<size>");
+        push_decimal(out, size);
+        out.extend_from_slice(b"</size>\n");
     }
-    let _ = writeln!(out, "{indent}<verification>");
+    out.extend_from_slice(indent);
+    out.extend_from_slice(b"<verification>\n");
     for (kind, value) in [
         ("md5", &d.md5),
         ("sha1", &d.sha1),
@@ -52,12 +58,16 @@ fn describe(out: &mut Vec<u8>, d: &ArchivedFileDetails, indent: &str) {
         ("sha512", &d.sha512),
     ] {
         if !value.is_empty() {
-            let _ = write!(out, "{indent} <hash type=\"{kind}\">");
+            out.extend_from_slice(indent);
+            out.extend_from_slice(b" <hash type=\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\">");
             escape_into(out, value.as_str());
             out.extend_from_slice(b"</hash>\n");
         }
     }
-    let _ = writeln!(out, "{indent}</verification>");
+    out.extend_from_slice(indent);
+    out.extend_from_slice(b"</verification>\n");
 }
 
 /// The success document for `file` with the given details and hosts.
@@ -95,6 +105,8 @@ pub fn metalink(
     let tail = UrlTail::new(dir, Some(file)).map(|raw, out| escape_bytes_into(out, raw));
     // What follows the scheme in each `<url>`: the same for all URLs of a host.
     let mut host_part = Vec::with_capacity(64);
+    // `    <url protocol="S" type="S` for each scheme S met so far (a handful).
+    let mut heads: Vec<(&str, Vec<u8>)> = Vec::new();
     for chosen in hosts {
         let location = snapshot
             .host(chosen.host)
@@ -114,12 +126,20 @@ pub fn metalink(
                 .bytes()
                 .position(|b| b == b':')
                 .map_or(base, |at| &base[..at]);
-            // The scheme is a prefix of the base: one check covers both, made at load.
+            // Markup in base URLs is looked for once, at load.
             let plain = !snapshot.base_url_has_markup(at);
-            out.extend_from_slice(b"    <url protocol=\"");
-            escape_unless(&mut out, scheme, plain);
-            out.extend_from_slice(b"\" type=\"");
-            escape_unless(&mut out, scheme, plain);
+            let head = match heads.iter().position(|(s, _)| *s == scheme) {
+                Some(i) => &heads[i].1,
+                None => {
+                    let mut head = b"    <url protocol=\"".to_vec();
+                    escape_into(&mut head, scheme);
+                    head.extend_from_slice(b"\" type=\"");
+                    escape_into(&mut head, scheme);
+                    heads.push((scheme, head));
+                    &heads[heads.len() - 1].1
+                }
+            };
+            out.extend_from_slice(head);
             out.extend_from_slice(&host_part);
             escape_unless(&mut out, base, plain);
             out.extend_from_slice(tail.after(base));
@@ -134,8 +154,9 @@ pub fn metalink(
 }
 
 /// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
-fn push_decimal(out: &mut Vec<u8>, mut n: u32) {
-    let mut digits = [0u8; 10];
+fn push_decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
+    let mut n: u64 = n.into();
+    let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
         at -= 1;
@@ -408,7 +429,7 @@ mod tests {
 
     #[test]
     fn decimals_match_the_formatter() {
-        for n in [0, 1, 9, 10, 99, 100, 12_345, u32::MAX] {
+        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
             let mut out = Vec::new();
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string().as_bytes());

@@ -8,8 +8,8 @@
 
 pub mod continents;
 pub mod geoip;
-pub mod mm_cache;
 pub mod mirrormanager;
+pub mod mm_cache;
 pub mod native;
 pub mod netblocks;
 
