@@ -211,9 +211,14 @@ pub struct BuildArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(arg_required_else_help = true)]
 pub struct InspectArgs {
     /// The bundle to describe.
-    pub bundle: PathBuf,
+    pub bundle: Option<PathBuf>,
+    /// Also ask a running server (its admin address, e.g. 127.0.0.1:9100) which data it serves
+    /// and how its last reloads went.
+    #[arg(long, value_name = "ADMIN_ADDR")]
+    pub server: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -1,17 +1,36 @@
-//! `mirrorlist inspect`: what a bundle holds.
+//! `mirrorlist inspect`: what a bundle holds, and what a running server serves and how its
+//! reloads went (read from its admin listener's `/metrics`).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use super::args::InspectArgs;
 use crate::snapshot::{bundle, Snapshot};
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
-    let header = bundle::peek_header(&args.bundle)?;
-    let snapshot = Snapshot::load(&args.bundle)?;
+    if let Some(path) = &args.bundle {
+        describe_bundle(path)?;
+    }
+    if let Some(addr) = args.server {
+        if args.bundle.is_some() {
+            println!();
+        }
+        describe_server(addr)?;
+    }
+    Ok(())
+}
+
+fn describe_bundle(path: &Path) -> anyhow::Result<()> {
+    let header = bundle::peek_header(path)?;
+    let snapshot = Snapshot::load(path)?;
     let data = snapshot.data();
     let meta = &data.meta;
-    let file_len = std::fs::metadata(&args.bundle)
-        .map(|m| m.len())
-        .unwrap_or(0);
-    println!("bundle:          {}", args.bundle.display());
+    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    println!("bundle:          {}", path.display());
     println!("format version:  {}", header.version);
     println!("size:            {file_len} bytes");
     println!("checksum:        blake3:{}", hex(&header.checksum));
@@ -51,6 +70,62 @@ pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Prints the served generation and the reload record of the server whose admin listener is
+/// at `addr`.
+fn describe_server(addr: SocketAddr) -> anyhow::Result<()> {
+    let text = fetch_metrics(addr).with_context(|| {
+        format!("cannot read http://{addr}/metrics (is --admin-listen {addr}?)")
+    })?;
+    let value = |name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l[name.len()..].trim().parse().ok())
+    };
+    let count = |v: Option<f64>| v.map_or(0, |v| v as u64);
+    let time = |v: Option<f64>| match v {
+        Some(t) if t > 0.0 => format!("{} ({})", t as u64, when(t as u64)),
+        _ => "never".to_string(),
+    };
+    println!("server:          http://{addr}");
+    let ready = value("mirrorlist_ready").is_some_and(|v| v > 0.0);
+    println!("ready:           {}", if ready { "yes" } else { "no" });
+    println!(
+        "serving:         generation {}, sequence {}",
+        time(value("mirrorlist_snapshot_generated_timestamp_seconds")),
+        count(value("mirrorlist_snapshot_sequence"))
+    );
+    println!(
+        "reloads:         {} ok, {} failed",
+        count(value("mirrorlist_reloads_total{result=\"ok\"}")),
+        count(value("mirrorlist_reloads_total{result=\"failed\"}"))
+    );
+    println!(
+        "last success:    {}, took {:.3} s",
+        time(value("mirrorlist_reload_last_success_timestamp_seconds")),
+        value("mirrorlist_reload_last_duration_seconds").unwrap_or(0.0)
+    );
+    println!(
+        "last failure:    {} (the server's log says why)",
+        time(value("mirrorlist_reload_last_failure_timestamp_seconds"))
+    );
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET of `/metrics`; the admin listener is local and answers at once.
+fn fetch_metrics(addr: SocketAddr) -> std::io::Result<String> {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: mirrorlist\r\nConnection: close\r\n\r\n")?;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(std::io::Error::other("no 200 answer from /metrics")),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
