@@ -3,7 +3,8 @@
 //! with the same fixed 15 KB text body. Built with the same release profile
 //! (`cargo build --release --example baseline`).
 //!
-//! Usage: `baseline [PORT]` (default 8081); listens on 127.0.0.1.
+//! Usage: `baseline [PORT] [BODY_BYTES]` (default 8081 and 15360); listens on 127.0.0.1. The
+//! load test also runs it with the size of the metalink answer, as that answer's ceiling.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,14 +20,14 @@ use tokio::net::TcpListener;
 
 const BODY_BYTES: usize = 15 * 1024;
 
-fn body() -> Bytes {
-    // Mirrorlist-like lines, cut to exactly 15 KB.
+fn body(bytes: usize) -> Bytes {
+    // Mirrorlist-like lines, cut to exactly `bytes`.
     let line = b"https://mirror.example.org/pub/fedora/linux/updates/42/Everything/x86_64/\n";
-    let mut out = Vec::with_capacity(BODY_BYTES);
-    while out.len() < BODY_BYTES {
+    let mut out = Vec::with_capacity(bytes + line.len());
+    while out.len() < bytes {
         out.extend_from_slice(line);
     }
-    out.truncate(BODY_BYTES);
+    out.truncate(bytes);
     Bytes::from(out)
 }
 
@@ -35,13 +36,17 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .map(|p| p.parse().expect("PORT must be a number"))
         .unwrap_or(8081);
+    let bytes: usize = std::env::args()
+        .nth(2)
+        .map(|b| b.parse().expect("BODY_BYTES must be a number"))
+        .unwrap_or(BODY_BYTES);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         println!("Listening on http://{}", listener.local_addr()?);
-        let body = body();
+        let body = body(bytes);
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(a) => a,

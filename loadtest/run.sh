@@ -16,8 +16,9 @@
 #   mixed       every path of the generator's requests.txt in turn (mixed.lua)
 #
 # and, on the XL dataset, the same four at 100 connections (cost must not grow with the data).
-# The baseline answers a fixed 15 KB body to every path; it runs once with one URL and once with
-# mixed.lua, so each of our rows is compared with the baseline run that had the same wrk load.
+# The baseline answers a fixed 15 KB body to every path. It runs alongside, with one URL and
+# with mixed.lua, just before our runs at each connection count, so that each of our rows is
+# compared with a baseline run under the same wrk load and the same background.
 # Client addresses go in `ip=` (loopback peers are trusted by default).
 #
 # Environment (all optional):
@@ -137,26 +138,28 @@ say "mixed:      $(grep -c '^/' "$mixed_file") paths of $mixed_file"
 
 # ---------------------------------------------------------------- running
 clk=$(getconf CLK_TCK)
-server_pid=""
-stop_server() {
-  if [[ -n "$server_pid" ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
+pids=()
+stop_servers() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
 }
-trap stop_server EXIT
+trap stop_servers EXIT
 
-start_server() { # name port command...
+start_server() { # name port command... (sets started_pid)
   local name="$1" port="$2"
   shift 2
   "${run_nice[@]}" "$@" >"$OUT_DIR/$name.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 200); do
+  started_pid=$!
+  pids+=("$started_pid")
+  for _ in $(seq 1 300); do
     if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
       return 0
     fi
-    kill -0 "$server_pid" 2>/dev/null || { echo "error: $name exited; see $OUT_DIR/$name.log" >&2; exit 1; }
+    kill -0 "$started_pid" 2>/dev/null || { echo "error: $name exited; see $OUT_DIR/$name.log" >&2; exit 1; }
     sleep 0.1
   done
   echo "error: $name did not start listening on $port" >&2
@@ -171,8 +174,8 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 results="$OUT_DIR/results.tsv"
 printf 'server\tdataset\trequest\tconns\trequests\tseconds\tbytes\terrors\tnon2xx\tp50_us\tp99_us\tmax_us\tcpu_ticks\trss_anon_kb\trss_file_kb\twrk_cpu_s\tmachine_ticks\n' >"$results"
 
-measure() { # server dataset request conns port path|@mixed
-  local server="$1" ds="$2" req="$3" conns="$4" port="$5" target="$6" out t0 t1
+measure() { # server pid dataset request conns port path|@mixed
+  local server="$1" pid="$2" ds="$3" req="$4" conns="$5" port="$6" target="$7" out t0 t1
   local args=(-t "$WRK_THREADS" -c "$conns" -d "$DURATION" --timeout 5s)
   if [[ "$target" == @mixed ]]; then
     args+=(-s "$here/mixed.lua" "http://127.0.0.1:$port")
@@ -180,12 +183,12 @@ measure() { # server dataset request conns port path|@mixed
     args+=(-s "$here/report.lua" "http://127.0.0.1:$port$target")
   fi
   local m0 m1 wrk_cpu TIMEFORMAT='%U %S'
-  t0=$(cpu_ticks "$server_pid")
+  t0=$(cpu_ticks "$pid")
   m0=$(machine_ticks)
   # `time` reports wrk's own CPU (user, system) on stderr; the output goes to a file.
   wrk_cpu=$( { time MIXED_REQUESTS="$mixed_file" "${run_nice[@]}" wrk "${args[@]}" >"$OUT_DIR/wrk.out"; } 2>&1 | tail -1)
   m1=$(machine_ticks)
-  t1=$(cpu_ticks "$server_pid")
+  t1=$(cpu_ticks "$pid")
   out=$(cat "$OUT_DIR/wrk.out")
   local line
   line=$(grep '^RESULT ' <<<"$out") || { echo "error: wrk gave no result: $out" >&2; exit 1; }
@@ -196,7 +199,7 @@ measure() { # server dataset request conns port path|@mixed
     "$(awk -v u="${r[duration_us]}" 'BEGIN{printf "%.3f", u/1e6}')" "${r[bytes]}" \
     "$((r[connect] + r[read] + r[write] + r[timeout]))" "${r[status]}" \
     "${r[p50]}" "${r[p99]}" "${r[max]}" "$((t1 - t0))" \
-    "$(status_kb "$server_pid" RssAnon)" "$(status_kb "$server_pid" RssFile)" \
+    "$(status_kb "$pid" RssAnon)" "$(status_kb "$pid" RssFile)" \
     "$(awk '{print $1 + $2}' <<<"$wrk_cpu")" "$((m1 - m0))" >>"$results"
   say "$server $ds $req c=$conns: $(awk -v n="${r[requests]}" -v u="${r[duration_us]}" 'BEGIN{printf "%.0f req/s", n/(u/1e6)}') p99=${r[p99]}us"
 }
@@ -206,42 +209,46 @@ warm() { "${run_nice[@]}" wrk -t "$WRK_THREADS" -c 100 -d "$WARMUP" "http://127.
 admin=()
 "$bin" serve --help | grep -q -- '--admin-listen' && admin=(--admin-listen none)
 
-say "baseline"
+# The baseline and our server run side by side (the idle one costs nothing), and each of our
+# runs comes right after the baseline run it is compared with, so a change in what else the
+# machine is doing shows in both.
 start_server baseline "$BASE_PORT" "$baseline" "$BASE_PORT"
+base_pid=$started_pid
 warm "$BASE_PORT" "$ml_path"
-for c in $CONNS; do
-  measure baseline - url "$c" "$BASE_PORT" "$ml_path"
-  measure baseline - mixed "$c" "$BASE_PORT" @mixed
-done
-stop_server
-
 for ds in "${datasets[@]}"; do
   say "mirrorlist on $ds"
   start_server "mirrorlist-$ds" "$PORT" "$bin" serve --bundle "$OUT_DIR/$ds.bundle" --port "$PORT" "${admin[@]}"
+  our_pid=$started_pid
   warm "$PORT" "$ml_path"
   conns_here="$CONNS"
   [[ "$ds" == default ]] || conns_here=100
   for c in $conns_here; do
-    measure mirrorlist "$ds" mirrorlist "$c" "$PORT" "$ml_path"
-    measure mirrorlist "$ds" metalink "$c" "$PORT" "$mk_path"
-    measure mirrorlist "$ds" netblock "$c" "$PORT" "$nb_path"
-    measure mirrorlist "$ds" mixed "$c" "$PORT" @mixed
+    measure baseline "$base_pid" - url "$c" "$BASE_PORT" "$ml_path"
+    measure mirrorlist "$our_pid" "$ds" mirrorlist "$c" "$PORT" "$ml_path"
+    measure mirrorlist "$our_pid" "$ds" metalink "$c" "$PORT" "$mk_path"
+    measure mirrorlist "$our_pid" "$ds" netblock "$c" "$PORT" "$nb_path"
+    measure baseline "$base_pid" - mixed "$c" "$BASE_PORT" @mixed
+    measure mirrorlist "$our_pid" "$ds" mixed "$c" "$PORT" @mixed
   done
-  stop_server
+  kill "$our_pid"
+  wait "$our_pid" 2>/dev/null || true
+  pids=("$base_pid")
 done
+stop_servers
 
 # ---------------------------------------------------------------- table
 table="$OUT_DIR/table.md"
+# Each of our rows is compared with the latest baseline row of its kind before it.
 awk -F'\t' -v clk="$clk" '
   NR == 1 { next }
   { rows[++n] = $0 }
-  $1 == "baseline" { base_rps[$3, $4] = $5 / $6; base_p99[$3, $4] = $11 }
   END {
     print "| server | data | request | conns | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | server CPU % | server CPU us/req | wrk CPU % | other CPU % | RSS anon MB | RSS file MB | req/s vs baseline | p99 vs baseline |"
     print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for (i = 1; i <= n; i++) {
       split(rows[i], f, "\t")
       rps = f[5] / f[6]
+      if (f[1] == "baseline") { base_rps[f[3], f[4]] = rps; base_p99[f[3], f[4]] = f[11] }
       cpu = f[13] / clk
       kind = (f[3] == "mixed") ? "mixed" : "url"
       ratio = "-"; p99r = "-"
@@ -265,6 +272,18 @@ awk -F'\t' -v clk="$clk" '
   echo "($(nproc) cores: $(($(nproc) * 100))% in all); 'other' is the machine's busy time less the server and wrk."
   echo
   cat "$table"
+  # Flat cost: the same request on XL against default, at 100 connections.
+  awk -F'\t' -v clk="$clk" '
+    NR > 1 && $1 == "mirrorlist" && $4 == 100 {
+      rps[$2, $3] = $5 / $6; us[$2, $3] = 1e6 * $13 / clk / $5; seen[$3] = 1
+    }
+    END {
+      line = ""
+      for (r in seen) if ((("xl", r) in rps) && (("default", r) in rps))
+        line = line sprintf("%s%s: req/s %+.0f%%, server CPU/req %+.0f%%", line == "" ? "" : "; ", r,
+          100 * (rps["xl", r] / rps["default", r] - 1), 100 * (us["xl", r] / us["default", r] - 1))
+      if (line != "") print "\nXL against default at 100 connections: " line
+    }' "$results"
   echo
   echo "raw: $results"
 } | tee "$OUT_DIR/summary.txt"

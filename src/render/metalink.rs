@@ -1,6 +1,6 @@
 //! The Metalink 3.0 document (spec section 9.2) and its failure form (9.3).
 
-use super::urls::{for_each_kept_at, UrlPolicy, UrlTail};
+use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail};
 use crate::select::Chosen;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
 use crate::snapshot::Snapshot;
@@ -105,8 +105,18 @@ pub fn metalink(
     let tail = UrlTail::new(dir, Some(file)).map(|raw, out| escape_bytes_into(out, raw));
     // What follows the scheme in each `<url>`: the same for all URLs of a host.
     let mut host_part = Vec::with_capacity(64);
-    // `    <url protocol="S" type="S` for each scheme S met so far (a handful).
-    let mut heads: Vec<(&str, Vec<u8>)> = Vec::new();
+    // `    <url protocol="S" type="S`, made once per scheme: by the snapshot's scheme index,
+    // and for the odd base URL without one, by scheme text.
+    let mut heads: Vec<Option<Vec<u8>>> = vec![None; snapshot.schemes().len()];
+    let mut other_heads: Vec<(&str, Vec<u8>)> = Vec::new();
+    let head_of = |scheme: &str| {
+        let mut head = b"    <url protocol=\"".to_vec();
+        escape_into(&mut head, scheme);
+        head.extend_from_slice(b"\" type=\"");
+        escape_into(&mut head, scheme);
+        head
+    };
+    let ranked = Ranked::new(snapshot, policy);
     for chosen in hosts {
         let location = snapshot
             .host(chosen.host)
@@ -121,24 +131,24 @@ pub fn metalink(
             host_part.extend_from_slice(b" mm0:private=\"True\"");
         }
         host_part.push(b'>');
-        let kept = for_each_kept_at(snapshot, chosen.entry, policy, |at, base| {
-            let scheme = base
-                .bytes()
-                .position(|b| b == b':')
-                .map_or(base, |at| &base[..at]);
-            // Markup in base URLs is looked for once, at load.
-            let plain = !snapshot.base_url_has_markup(at);
-            let head = match heads.iter().position(|(s, _)| *s == scheme) {
-                Some(i) => &heads[i].1,
+        let kept = for_each_ranked(snapshot, chosen.entry, &ranked, |at, base| {
+            let head = match snapshot.base_url_scheme(at) {
+                Some(id) => heads[usize::from(id)]
+                    .get_or_insert_with(|| head_of(&snapshot.schemes()[usize::from(id)])),
                 None => {
-                    let mut head = b"    <url protocol=\"".to_vec();
-                    escape_into(&mut head, scheme);
-                    head.extend_from_slice(b"\" type=\"");
-                    escape_into(&mut head, scheme);
-                    heads.push((scheme, head));
-                    &heads[heads.len() - 1].1
+                    // The text before the first `:`, or all of it.
+                    let scheme = base.split_once(':').map_or(base, |(s, _)| s);
+                    match other_heads.iter().position(|(s, _)| *s == scheme) {
+                        Some(i) => &other_heads[i].1,
+                        None => {
+                            other_heads.push((scheme, head_of(scheme)));
+                            &other_heads[other_heads.len() - 1].1
+                        }
+                    }
                 }
             };
+            // Markup in base URLs is looked for once, at load.
+            let plain = !snapshot.base_url_has_markup(at);
             out.extend_from_slice(head);
             out.extend_from_slice(&host_part);
             escape_unless(&mut out, base, plain);

@@ -1,6 +1,6 @@
 //! The text mirrorlist: one header line, then one URL per line.
 
-use super::urls::{for_each_kept, push_url, UrlPolicy, UrlTail};
+use super::urls::{for_each_kept, for_each_ranked, push_url, Ranked, UrlPolicy, UrlTail};
 use crate::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
@@ -18,8 +18,9 @@ pub fn mirrorlist(
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
     let tail = UrlTail::new(dir, file);
+    let ranked = Ranked::new(snapshot, policy);
     for chosen in hosts {
-        for_each_kept(snapshot, chosen.entry, policy, |base| {
+        for_each_ranked(snapshot, chosen.entry, &ranked, |_, base| {
             out.extend_from_slice(base.as_bytes());
             out.extend_from_slice(tail.after(base));
             out.push(b'\n');

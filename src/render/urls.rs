@@ -36,13 +36,61 @@ pub fn for_each_kept_at<'s>(
     snapshot: &'s Snapshot,
     entry: &ArchivedHostUrls,
     policy: UrlPolicy<'_>,
+    emit: impl FnMut(u32, &'s str),
+) -> usize {
+    let ranked = Ranked {
+        policy,
+        ranks: None,
+    };
+    for_each_ranked(snapshot, entry, &ranked, emit)
+}
+
+/// A policy made ready for all the hosts of one answer: for [`UrlPolicy::Preferred`], the
+/// place of each of the snapshot's schemes in the order, so that a host's URLs are ranked
+/// by their scheme index without reading them.
+pub struct Ranked<'a> {
+    policy: UrlPolicy<'a>,
+    /// Per scheme index of [`Snapshot::schemes`], its place in the preferred order
+    /// ([`NOT_RANKED`] if absent). Only for `Preferred`, and only when no preferred scheme
+    /// has a `:` (then "has scheme S" is "the text before the first `:` is S").
+    ranks: Option<Vec<u8>>,
+}
+
+const NOT_RANKED: u8 = u8::MAX;
+
+impl<'a> Ranked<'a> {
+    pub fn new(snapshot: &Snapshot, policy: UrlPolicy<'a>) -> Ranked<'a> {
+        let ranks = match policy {
+            UrlPolicy::Preferred(order)
+                if order.len() < usize::from(NOT_RANKED)
+                    && !order.iter().any(|s| s.contains(':')) =>
+            {
+                let rank = |scheme: &String| {
+                    order
+                        .iter()
+                        .position(|s| s == scheme)
+                        .map_or(NOT_RANKED, |r| r as u8)
+                };
+                Some(snapshot.schemes().iter().map(rank).collect())
+            }
+            _ => None,
+        };
+        Ranked { policy, ranks }
+    }
+}
+
+/// [`for_each_kept_at`] with a policy made ready by [`Ranked::new`].
+pub fn for_each_ranked<'s>(
+    snapshot: &'s Snapshot,
+    entry: &ArchivedHostUrls,
+    ranked: &Ranked<'_>,
     mut emit: impl FnMut(u32, &'s str),
 ) -> usize {
     let bases = entry.urls.iter().map(|u| {
         let at = u.to_native();
         (at, snapshot.base_url(at))
     });
-    match policy {
+    match ranked.policy {
         UrlPolicy::All => {
             let mut n = 0;
             for (at, b) in bases {
@@ -61,22 +109,37 @@ pub fn for_each_kept_at<'s>(
         }
         UrlPolicy::Preferred(order) => {
             // One pass: the URL whose scheme comes first in `order`, the first in stored
-            // order among equals (what trying each scheme in turn over the URLs finds).
-            let mut best: Option<(usize, u32, &'s str)> = None;
-            for (at, b) in bases {
-                let Some(rank) = order.iter().position(|s| has_scheme(b, s)) else {
-                    continue;
+            // order among equals (what trying each scheme in turn over the URLs finds). With
+            // ranks, only the URL picked is read.
+            let rank_of = |at: u32| {
+                let ranks = ranked.ranks.as_deref()?;
+                let id = snapshot.base_url_scheme(at)?;
+                Some(ranks.get(usize::from(id)).copied().unwrap_or(NOT_RANKED))
+            };
+            let mut best: Option<(usize, u32)> = None;
+            for u in entry.urls.iter() {
+                let at = u.to_native();
+                let rank = match rank_of(at) {
+                    Some(NOT_RANKED) => continue,
+                    Some(rank) => usize::from(rank),
+                    None => {
+                        let b = snapshot.base_url(at);
+                        match order.iter().position(|s| has_scheme(b, s)) {
+                            Some(rank) => rank,
+                            None => continue,
+                        }
+                    }
                 };
-                if best.is_none_or(|(r, _, _)| rank < r) {
-                    best = Some((rank, at, b));
+                if best.is_none_or(|(r, _)| rank < r) {
+                    best = Some((rank, at));
                     if rank == 0 {
                         break;
                     }
                 }
             }
             match best {
-                Some((_, at, b)) => {
-                    emit(at, b);
+                Some((_, at)) => {
+                    emit(at, snapshot.base_url(at));
                     1
                 }
                 None => 0,
@@ -128,7 +191,11 @@ impl UrlTail {
 /// Whether `url` starts with `<scheme>:` (as [`scheme_in`] with one scheme).
 #[inline]
 fn has_scheme(url: &str, scheme: &str) -> bool {
-    url.len() > scheme.len() && url.as_bytes()[scheme.len()] == b':' && url.starts_with(scheme)
+    let (url, scheme) = (url.as_bytes(), scheme.as_bytes());
+    // Byte by byte: schemes are a few bytes, shorter than a call to memcmp.
+    url.len() > scheme.len()
+        && url[scheme.len()] == b':'
+        && url.iter().zip(scheme).all(|(a, b)| a == b)
 }
 
 /// Appends the full URL: base, `/subpath`, then `/file` or a trailing `/` for a directory.
@@ -154,6 +221,98 @@ pub fn push_url(out: &mut Vec<u8>, base: &str, dir: &ArchivedDirectory, file: Op
 mod tests {
     use super::*;
     use crate::snapshot::model::{Directory, SnapshotData};
+    use crate::snapshot::Snapshot;
+
+    #[test]
+    fn ranked_preference_picks_what_trying_each_scheme_in_turn_picks() {
+        use crate::snapshot::model::{Directory, Host, HostUrls};
+        let bases = [
+            "https://a",
+            "http://b",
+            "ftp://c",
+            "rsync://d",
+            "nocolon",
+            "HTTPS://e",
+            "http:x",
+            ":empty",
+            "a:b://f",
+            "https:",
+            "http",
+            "ftp://g",
+        ];
+        // Every pair and triple of URLs, in both orders, plus all of them.
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        let n = bases.len() as u32;
+        for a in 0..n {
+            for b in 0..n {
+                lists.push(vec![a, b]);
+                lists.push(vec![b, a, (a + b) % n]);
+            }
+        }
+        lists.push((0..n).collect());
+        let by_host: Vec<HostUrls> = lists
+            .iter()
+            .enumerate()
+            .map(|(i, urls)| HostUrls {
+                host: i as u32,
+                public: true,
+                urls: urls.clone(),
+            })
+            .collect();
+        let data = SnapshotData {
+            hosts: vec![
+                Host {
+                    weight: 1,
+                    ..Host::default()
+                };
+                lists.len()
+            ],
+            base_urls: bases.iter().map(|b| b.to_string()).collect(),
+            directories: vec![Directory {
+                name: "d".into(),
+                by_host,
+                ..Directory::default()
+            }],
+            ..SnapshotData::default()
+        };
+        let snapshot = Snapshot::from_data(&data).unwrap();
+        let dir = snapshot.directory("d").unwrap();
+        let orders: [&[&str]; 6] = [
+            MIRRORLIST_PREFERENCE,
+            REDIRECT_PREFERENCE,
+            &["a:b", "https"],
+            &[],
+            &["ftp", "ftp", "rsync"],
+            &["", "HTTPS"],
+        ];
+        for order in orders {
+            let ranked = Ranked::new(&snapshot, UrlPolicy::Preferred(order));
+            for entry in dir.by_host.iter() {
+                // The rule as first written: each scheme in turn, the first URL that has it.
+                let want = order.iter().find_map(|s| {
+                    entry
+                        .urls
+                        .iter()
+                        .map(|u| snapshot.base_url(u.to_native()))
+                        .find(|b| scheme_in(b, std::slice::from_ref(s)))
+                });
+                let mut got = Vec::new();
+                let n = for_each_ranked(&snapshot, entry, &ranked, |_, b| got.push(b));
+                assert_eq!(
+                    got,
+                    want.into_iter().collect::<Vec<_>>(),
+                    "{order:?} host {}",
+                    entry.host
+                );
+                assert_eq!(n, got.len());
+                let mut plain = Vec::new();
+                for_each_kept(&snapshot, entry, UrlPolicy::Preferred(order), |b| {
+                    plain.push(b)
+                });
+                assert_eq!(plain, got, "{order:?}");
+            }
+        }
+    }
 
     #[test]
     fn tail_after_a_base_is_what_push_url_writes() {

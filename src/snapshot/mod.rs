@@ -80,23 +80,39 @@ impl<T> NetMap<T> {
         }
     }
 
-    /// Every prefix containing `ip` with its length, least specific first.
+    /// Every prefix containing `ip` with its length, least specific first, appended to `out`.
+    ///
+    /// Found by longest-prefix matches, each on the last one found shortened by a bit (any
+    /// shorter prefix containing `ip` contains that one), then reversed: a client is in a
+    /// handful of prefixes at most, and a match allocates nothing, where `cover` does.
     fn covering(&self, ip: IpAddr, out: &mut Vec<(u8, T)>)
     where
         T: Copy,
     {
+        let start = out.len();
         match ip {
-            IpAddr::V4(a) => out.extend(
-                self.v4
-                    .cover(&Ipv4Net::from(a))
-                    .map(|(p, v)| (p.prefix_len(), *v)),
-            ),
-            IpAddr::V6(a) => out.extend(
-                self.v6
-                    .cover(&Ipv6Net::from(a))
-                    .map(|(p, v)| (p.prefix_len(), *v)),
-            ),
+            IpAddr::V4(a) => {
+                let mut query = Ipv4Net::from(a);
+                while let Some((p, v)) = self.v4.get_lpm(&query) {
+                    out.push((p.prefix_len(), *v));
+                    match Ipv4Net::new(p.network(), p.prefix_len().wrapping_sub(1)) {
+                        Ok(shorter) if p.prefix_len() > 0 => query = shorter.trunc(),
+                        _ => break,
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                let mut query = Ipv6Net::from(a);
+                while let Some((p, v)) = self.v6.get_lpm(&query) {
+                    out.push((p.prefix_len(), *v));
+                    match Ipv6Net::new(p.network(), p.prefix_len().wrapping_sub(1)) {
+                        Ok(shorter) if p.prefix_len() > 0 => query = shorter.trunc(),
+                        _ => break,
+                    }
+                }
+            }
         }
+        out[start..].reverse();
     }
 }
 
@@ -121,7 +137,15 @@ pub struct Snapshot {
     /// One bit per base URL: set when it has a character markup escapes (`& < > " '`).
     /// Few do, so a metalink copies the others as they are without looking at them.
     url_markup: Vec<u64>,
+    /// Each base URL's scheme (the text before its first `:`) as an index into `schemes`,
+    /// or [`NO_SCHEME`]: lets an answer rank a host's URLs without reading them.
+    url_scheme: Vec<u8>,
+    /// The distinct schemes of the base URLs, at most 255.
+    schemes: Vec<String>,
 }
+
+/// [`Snapshot::base_url_scheme`] of a URL without `:` (or past the 255th distinct scheme).
+const NO_SCHEME: u8 = u8::MAX;
 
 /// `::ffff:a.b.c.d` is IPv4 everywhere (decision 2).
 pub fn canonical_ip(ip: IpAddr) -> IpAddr {
@@ -231,6 +255,7 @@ impl Snapshot {
             "snapshot body checked and indexed"
         );
         let url_markup = markup_bits(data);
+        let (url_scheme, schemes) = scheme_ids(data);
         Ok(Snapshot {
             archive,
             host_nets,
@@ -240,7 +265,24 @@ impl Snapshot {
             sequence: 0,
             generation: std::sync::OnceLock::new(),
             url_markup,
+            url_scheme,
+            schemes,
         })
+    }
+
+    /// Base URL `idx`'s scheme, the text before its first `:`, as an index into
+    /// [`Snapshot::schemes`]; `None` when it has no `:` (or in data with more than 255
+    /// schemes, for the ones past that).
+    pub fn base_url_scheme(&self, idx: u32) -> Option<u8> {
+        self.url_scheme
+            .get(idx as usize)
+            .copied()
+            .filter(|&id| id != NO_SCHEME)
+    }
+
+    /// The distinct schemes of the base URLs (see [`Snapshot::base_url_scheme`]).
+    pub fn schemes(&self) -> &[String] {
+        &self.schemes
     }
 
     /// Whether base URL `idx` has one of `& < > " '` (true for an index out of range).
@@ -331,6 +373,9 @@ impl Snapshot {
     pub fn netblocks_of<'s>(&'s self, ip: IpAddr, out: &mut Vec<(u8, &'s [ArchivedIdx])>) {
         let mut found = Vec::new();
         self.host_nets.covering(canonical_ip(ip), &mut found);
+        if found.is_empty() {
+            return;
+        }
         let data = self.data();
         out.extend(found.into_iter().filter_map(|(len, i)| {
             data.host_netblocks
@@ -403,6 +448,29 @@ fn archived_u32s(v: &rkyv::vec::ArchivedVec<ArchivedIdx>) -> &[ArchivedIdx] {
     v.as_slice()
 }
 
+/// The scheme index of every base URL and the schemes (see [`Snapshot::base_url_scheme`]).
+fn scheme_ids(data: &ArchivedSnapshotData) -> (Vec<u8>, Vec<String>) {
+    let mut schemes: Vec<String> = Vec::new();
+    let ids = data
+        .base_urls
+        .iter()
+        .map(|url| {
+            let Some((scheme, _)) = url.as_str().split_once(':') else {
+                return NO_SCHEME;
+            };
+            match schemes.iter().position(|s| s == scheme) {
+                Some(id) => id as u8,
+                None if schemes.len() < usize::from(NO_SCHEME) => {
+                    schemes.push(scheme.to_string());
+                    (schemes.len() - 1) as u8
+                }
+                None => NO_SCHEME,
+            }
+        })
+        .collect();
+    (ids, schemes)
+}
+
 /// The bits of [`Snapshot::base_url_has_markup`].
 fn markup_bits(data: &ArchivedSnapshotData) -> Vec<u64> {
     let mut bits = vec![0u64; data.base_urls.len().div_ceil(64)];
@@ -449,7 +517,66 @@ fn _assert_send_sync() {
 
 #[cfg(test)]
 mod tests {
-    use super::cmp_joined;
+    use super::{cmp_joined, NetMap};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    /// The covering prefixes by longest-prefix matches are `cover`'s, in the same order.
+    #[test]
+    fn covering_is_what_cover_finds() {
+        let mut map: NetMap<u32> = NetMap::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // Nested prefixes around a few addresses, including /0 and full-length ones.
+        for i in 0..400u32 {
+            let r = next();
+            let len4 = (r % 33) as u8;
+            let a4 = Ipv4Addr::from(0x0a00_0000 | (r as u32 & 0x00ff_ff00) >> (r % 3));
+            map.v4
+                .insert(ipnet::Ipv4Net::new(a4, len4).unwrap().trunc(), i);
+            let len6 = (r % 129) as u8;
+            let a6 = Ipv6Addr::from((0x2a00u128 << 112) | (u128::from(r) << 40));
+            map.v6
+                .insert(ipnet::Ipv6Net::new(a6, len6).unwrap().trunc(), i);
+        }
+        let mut nested = 0;
+        for _ in 0..2000 {
+            let r = next();
+            let ips = [
+                IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (r as u32 & 0x00ff_ffff))),
+                IpAddr::V4(Ipv4Addr::from(r as u32)),
+                IpAddr::V6(Ipv6Addr::from((0x2a00u128 << 112) | (u128::from(r) << 40))),
+                IpAddr::V6(Ipv6Addr::from(u128::from(r) << 64 | u128::from(r))),
+            ];
+            for ip in ips {
+                let want: Vec<(u8, u32)> = match ip {
+                    IpAddr::V4(a) => map
+                        .v4
+                        .cover(&ipnet::Ipv4Net::from(a))
+                        .map(|(p, v)| (p.prefix_len(), *v))
+                        .collect(),
+                    IpAddr::V6(a) => map
+                        .v6
+                        .cover(&ipnet::Ipv6Net::from(a))
+                        .map(|(p, v)| (p.prefix_len(), *v))
+                        .collect(),
+                };
+                let mut got = vec![(99, 99)];
+                map.covering(ip, &mut got);
+                assert_eq!(got[0], (99, 99));
+                assert_eq!(got[1..], want[..], "{ip}");
+                nested += usize::from(want.len() >= 3);
+            }
+        }
+        assert!(
+            nested > 100,
+            "only {nested} lookups found 3 or more prefixes"
+        );
+    }
 
     #[test]
     fn joined_compare_is_the_compare_of_the_concatenation() {
