@@ -1,4 +1,4 @@
-//! Request-path benchmarks (issue 6): select + render for one request, the whole HTTP handler
+//! Request-path benchmarks (issue 6): select + render for one request, select alone, the whole HTTP handler
 //! without the socket, bundle load, and the prefix lookups.
 //!
 //! The data is synthetic and built in code, so the benchmarks read no file outside the crate:
@@ -31,6 +31,7 @@ use mirrorlist::build::compile;
 use mirrorlist::build::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
 use mirrorlist::http::service::{handle, AppState};
 use mirrorlist::request::{Mode, Params};
+use mirrorlist::select::{select, Criteria};
 use mirrorlist::snapshot::model::SnapshotData;
 use mirrorlist::snapshot::{bundle, Snapshot};
 
@@ -509,6 +510,33 @@ fn request_benches(c: &mut Criterion) {
         }
         group.finish();
     }
+
+    // Selection alone (which hosts, in which order), so that render's share is the difference.
+    let mut group = c.benchmark_group("select");
+    for case in &cases {
+        let dir = snapshot
+            .repo_arch(&case.repo, &case.arch)
+            .and_then(|e| snapshot.directory_at(e.directory.to_native()))
+            .expect("the case's directory");
+        let criteria = Criteria {
+            client: Some(case.ip),
+            country: None,
+            netblock_matching: true,
+            protocols: None,
+            minimum: settings.minimum,
+        };
+        let mut rng = SmallRng::seed_from_u64(7);
+        group.bench_function(BenchmarkId::from_parameter(&case.label), |b| {
+            b.iter(|| {
+                black_box(
+                    select(&snapshot, dir, black_box(&criteria), &mut rng)
+                        .hosts
+                        .len(),
+                )
+            })
+        });
+    }
+    group.finish();
 
     // The whole handler: routing, query parsing, client address, answer, headers.
     let state = AppState::new(settings);

@@ -10,7 +10,7 @@
 # deterministic (fixed seed): running this twice gives byte-identical files.
 #
 # Usage: loadtest/datasets.sh [-g GENERATOR] [OUT_DIR]
-#   GENERATOR  path to gen_mm_dataset.py (it lives outside this project; default $MM_GENERATOR)
+#   GENERATOR  path to gen_mm_dataset.py (default $MM_GENERATOR, else loadtest/generator/)
 #   OUT_DIR    default: loadtest/.data/ (git-ignored)
 #   PYTHON     environment: the interpreter to use (default python3)
 #
@@ -20,7 +20,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-generator="${MM_GENERATOR:-}"
+generator="${MM_GENERATOR:-$here/generator/gen_mm_dataset.py}"
 while getopts "g:h" opt; do
   case "$opt" in
     g) generator="$OPTARG" ;;

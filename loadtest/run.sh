@@ -16,8 +16,9 @@
 #   mixed       every path of the generator's requests.txt in turn (mixed.lua)
 #
 # and, on the XL dataset, the same four at 100 connections (cost must not grow with the data).
-# The baseline answers a fixed 15 KB body to every path. It runs alongside, with one URL and
-# with mixed.lua, just before our runs at each connection count, so that each of our rows is
+# The baseline answers a fixed 15 KB body to every path (a second one answers a body the size
+# of the metalink answer, that answer's own ceiling). They run alongside, with one URL and with
+# mixed.lua, just before our runs at each connection count, so that each of our rows is
 # compared with a baseline run under the same wrk load and the same background.
 # Client addresses go in `ip=` (loopback peers are trusted by default).
 #
@@ -25,9 +26,10 @@
 #   DURATION=10s       length of each measured run         CONNS="10 100 400"
 #   WRK_THREADS=2      wrk threads                          WARMUP=2s (per server start)
 #   DATA_DIR=loadtest/.data   holds default/ and xl/ (made if missing)
-#   MM_GENERATOR=../shared/tools/gen_mm_dataset.py   the dataset generator
+#   MM_GENERATOR=loadtest/generator/gen_mm_dataset.py   the dataset generator
 #   XL=1               also run the XL dataset (0: skip; it is ~45 MB to generate)
-#   PORT=18080 BASE_PORT=18081   ports for our server and the baseline
+#   PORT=18080 BASE_PORT=18081 BASE_ML_PORT=18082   ports for our server, the baseline, and
+#                      the baseline with a metalink-sized body
 #   NICE=-10           niceness of the servers and wrk when run as root (0: leave as is), so
 #                      that background work on the machine disturbs the figures less
 #   CARGO_TARGET_DIR   where cargo builds (default: target/)
@@ -44,13 +46,14 @@ DATA_DIR="${DATA_DIR:-$here/.data}"
 XL="${XL:-1}"
 PORT="${PORT:-18080}"
 BASE_PORT="${BASE_PORT:-18081}"
+BASE_ML_PORT="${BASE_ML_PORT:-18082}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 NICE="${NICE:--10}"
 [[ $(id -u) -eq 0 ]] || NICE=0
 run_nice=()
 [[ "$NICE" == 0 ]] || run_nice=(nice -n "$NICE")
 OUT_DIR="${OUT_DIR:-$CARGO_TARGET_DIR/loadtest}"
-generator="${MM_GENERATOR:-$root/../shared/tools/gen_mm_dataset.py}"
+generator="${MM_GENERATOR:-$here/generator/gen_mm_dataset.py}"
 mkdir -p "$OUT_DIR"
 say() { echo "== $*" >&2; }
 
@@ -215,6 +218,16 @@ admin=()
 start_server baseline "$BASE_PORT" "$baseline" "$BASE_PORT"
 base_pid=$started_pid
 warm "$BASE_PORT" "$ml_path"
+# The metalink answer's size, from our server on the default bundle.
+start_server mirrorlist-size "$PORT" "$bin" serve --bundle "$OUT_DIR/default.bundle" --port "$PORT" "${admin[@]}"
+mk_bytes=$(curl -s "http://127.0.0.1:$PORT$mk_path" | wc -c)
+kill "$started_pid"
+wait "$started_pid" 2>/dev/null || true
+pids=("$base_pid")
+say "metalink answer: $mk_bytes bytes"
+start_server baseline-metalink "$BASE_ML_PORT" "$baseline" "$BASE_ML_PORT" "$mk_bytes"
+base_ml_pid=$started_pid
+warm "$BASE_ML_PORT" "$mk_path"
 for ds in "${datasets[@]}"; do
   say "mirrorlist on $ds"
   start_server "mirrorlist-$ds" "$PORT" "$bin" serve --bundle "$OUT_DIR/$ds.bundle" --port "$PORT" "${admin[@]}"
@@ -225,6 +238,7 @@ for ds in "${datasets[@]}"; do
   for c in $conns_here; do
     measure baseline "$base_pid" - url "$c" "$BASE_PORT" "$ml_path"
     measure mirrorlist "$our_pid" "$ds" mirrorlist "$c" "$PORT" "$ml_path"
+    measure baseline "$base_ml_pid" - url-metalink "$c" "$BASE_ML_PORT" "$mk_path"
     measure mirrorlist "$our_pid" "$ds" metalink "$c" "$PORT" "$mk_path"
     measure mirrorlist "$our_pid" "$ds" netblock "$c" "$PORT" "$nb_path"
     measure baseline "$base_pid" - mixed "$c" "$BASE_PORT" @mixed
@@ -232,7 +246,7 @@ for ds in "${datasets[@]}"; do
   done
   kill "$our_pid"
   wait "$our_pid" 2>/dev/null || true
-  pids=("$base_pid")
+  pids=("$base_pid" "$base_ml_pid")
 done
 stop_servers
 
@@ -250,7 +264,7 @@ awk -F'\t' -v clk="$clk" '
       rps = f[5] / f[6]
       if (f[1] == "baseline") { base_rps[f[3], f[4]] = rps; base_p99[f[3], f[4]] = f[11] }
       cpu = f[13] / clk
-      kind = (f[3] == "mixed") ? "mixed" : "url"
+      kind = (f[3] == "mixed") ? "mixed" : (f[3] == "metalink") ? "url-metalink" : "url"
       ratio = "-"; p99r = "-"
       if (f[1] != "baseline" && base_rps[kind, f[4]] > 0) {
         ratio = sprintf("%.2f", rps / base_rps[kind, f[4]])
@@ -268,7 +282,8 @@ awk -F'\t' -v clk="$clk" '
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, wrk -t$WRK_THREADS -d$DURATION, all on 127.0.0.1"
   echo "mirrorlist/metalink: $best, ip=$plain_ip ($best_n hosts); netblock: ip=$netblock_ip ($netblock_n hosts); mixed: $mixed_file"
-  echo "baseline 'url' rows: one URL (15 KB fixed body); 'mixed' rows: mixed.lua paths. CPU % is of one core"
+  echo "baseline 'url' rows: one URL (15 KB fixed body); 'url-metalink': the metalink answer's size ($mk_bytes B);"
+  echo "'mixed' rows: mixed.lua paths. Each of our rows is compared with the baseline row of its kind above it. CPU % is of one core"
   echo "($(nproc) cores: $(($(nproc) * 100))% in all); 'other' is the machine's busy time less the server and wrk."
   echo
   cat "$table"

@@ -245,13 +245,19 @@ pub fn select<'s, R: Rng + ?Sized>(
     ordered.extend(netblock_hosts.iter().map(|(_, h)| (*h, Group::Netblock)));
     ordered.extend(asn_hosts.iter().map(|h| (*h, Group::Asn)));
     let mut scratch = ShuffleScratch::default();
+    // Only `country=` can list a host twice in one group (`country=global,de`): every other
+    // group is one archived list, or lists of distinct countries. De-duplicating before the
+    // shuffle keeps such a host's odds those of one entry; the pass below keeps any other
+    // repeat, from a bundle built elsewhere, out of the answer.
+    if requested.len() > 1 {
+        dedup_keep_first(dir, &mut country_hosts);
+    }
     for (list, group) in [
         (&mut country_hosts, Group::Country),
         (&mut geoip_hosts, Group::Geoip),
         (&mut continent_hosts, Group::Continent),
         (&mut global_hosts, Group::Global),
     ] {
-        dedup_keep_first(dir, list);
         weighted_shuffle(snapshot, list, rng, &mut scratch);
         ordered.extend(list.iter().map(|h| (*h, group)));
     }
@@ -402,18 +408,20 @@ fn add_continent(
 }
 
 /// A host with allowed countries serves only clients known to be in one of them (decision 8).
+#[inline]
 fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&str>) -> bool {
-    let Some(h) = snapshot.host(host) else {
-        return false;
-    };
-    if h.allowed_countries.is_empty() {
-        return true;
+    match snapshot.host_traits(host) {
+        None => false,
+        Some(traits) if !traits.restricted => true,
+        // Only restricted hosts, a few in any dataset, read their archived record.
+        Some(_) => client_country.is_some_and(|cc| {
+            snapshot.host(host).is_some_and(|h| {
+                h.allowed_countries
+                    .binary_search_by(|a| a.as_str().cmp(cc))
+                    .is_ok()
+            })
+        }),
     }
-    client_country.is_some_and(|cc| {
-        h.allowed_countries
-            .binary_search_by(|a| a.as_str().cmp(cc))
-            .is_ok()
-    })
 }
 
 /// Whether a host has a URL for one of `protocols` (any URL when none are asked for).
@@ -459,10 +467,11 @@ fn weighted_shuffle<R: Rng + ?Sized>(
     let keys = &mut scratch.keys;
     keys.clear();
     keys.extend(list.iter().map(|&h| {
-        let weight = snapshot.host(h).map_or(1, |x| x.weight.to_native().max(1));
-        // 1 - u is in (0, 1], so the logarithm is finite.
-        let u: f64 = 1.0 - rng.random::<f64>();
-        (total_order_key(-u.ln() / f64::from(weight)), h)
+        let inverse_weight = snapshot.host_traits(h).map_or(1.0, |t| t.inverse_weight);
+        // An Exp(1) draw by the ziggurat method: exact, and most draws need no logarithm
+        // (what -ln(1 - u) costs in a call to libm).
+        let arrival: f64 = rng.sample(rand_distr::Exp1);
+        (total_order_key(arrival * inverse_weight), h)
     }));
     // Sort plain integers: each key with its low bits replaced by its place in `keys`. If no
     // two keys agree above those bits, that is the order of the full keys; otherwise (about

@@ -101,8 +101,11 @@ pub fn metalink(
     out.extend_from_slice(b"   <resources maxconnections=\"1\">\n");
     let mut preference: u32 = 100;
     // Every URL ends with the same escaped `/subpath/file`; escaping goes byte by byte, so
-    // escaping the base and the tail apart is escaping the URL.
-    let tail = UrlTail::new(dir, Some(file)).map(|raw, out| escape_bytes_into(out, raw));
+    // escaping the base and the tail apart is escaping the URL. The closing tag goes with it.
+    let tail = UrlTail::new(dir, Some(file)).map(|raw, out| {
+        escape_bytes_into(out, raw);
+        out.extend_from_slice(b"</url>\n");
+    });
     // What follows the scheme in each `<url>`: the same for all URLs of a host.
     let mut host_part = Vec::with_capacity(64);
     // `    <url protocol="S" type="S`, made once per scheme: by the snapshot's scheme index,
@@ -153,7 +156,6 @@ pub fn metalink(
             out.extend_from_slice(&host_part);
             escape_unless(&mut out, base, plain);
             out.extend_from_slice(tail.after(base));
-            out.extend_from_slice(b"</url>\n");
         });
         if kept > 0 {
             preference = preference.saturating_sub(1).max(1);

@@ -17,13 +17,16 @@ pub fn mirrorlist(
     let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
-    let tail = UrlTail::new(dir, file);
+    // The line's end goes with the tail: one copy fewer per line.
+    let tail = UrlTail::new(dir, file).map(|raw, out| {
+        out.extend_from_slice(raw);
+        out.push(b'\n');
+    });
     let ranked = Ranked::new(snapshot, policy);
     for chosen in hosts {
         for_each_ranked(snapshot, chosen.entry, &ranked, |_, base| {
             out.extend_from_slice(base.as_bytes());
             out.extend_from_slice(tail.after(base));
-            out.push(b'\n');
         });
     }
     out

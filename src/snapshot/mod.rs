@@ -142,6 +142,18 @@ pub struct Snapshot {
     url_scheme: Vec<u8>,
     /// The distinct schemes of the base URLs, at most 255.
     schemes: Vec<String>,
+    /// Per host, what selection reads for every host of an answer, packed together so that
+    /// an answer of 200 hosts touches a few cache lines instead of 200 archived records.
+    host_traits: Vec<HostTraits>,
+}
+
+/// What selection needs of a host on every answer (see [`Snapshot::host_traits`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HostTraits {
+    /// `1 / weight`: the shuffle multiplies by it (a division costs several times more).
+    pub inverse_weight: f64,
+    /// Whether the host serves only some countries (its `allowed_countries` is not empty).
+    pub restricted: bool,
 }
 
 /// [`Snapshot::base_url_scheme`] of a URL without `:` (or past the 255th distinct scheme).
@@ -256,6 +268,14 @@ impl Snapshot {
         );
         let url_markup = markup_bits(data);
         let (url_scheme, schemes) = scheme_ids(data);
+        let host_traits = data
+            .hosts
+            .iter()
+            .map(|h| HostTraits {
+                inverse_weight: 1.0 / f64::from(h.weight.to_native().max(1)),
+                restricted: !h.allowed_countries.is_empty(),
+            })
+            .collect();
         Ok(Snapshot {
             archive,
             host_nets,
@@ -267,6 +287,7 @@ impl Snapshot {
             url_markup,
             url_scheme,
             schemes,
+            host_traits,
         })
     }
 
@@ -319,6 +340,12 @@ impl Snapshot {
     /// When the input data was generated, Unix seconds.
     pub fn generated_at(&self) -> u64 {
         self.data().meta.generated_at.to_native()
+    }
+
+    /// A host's [`HostTraits`], if the index is in range.
+    #[inline]
+    pub fn host_traits(&self, idx: HostIdx) -> Option<HostTraits> {
+        self.host_traits.get(idx as usize).copied()
     }
 
     pub fn host(&self, idx: HostIdx) -> Option<&ArchivedHost> {
