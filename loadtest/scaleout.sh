@@ -9,8 +9,9 @@
 # Usage: loadtest/scaleout.sh [DURATION]     (default 20 seconds)
 #
 # Installs Debian's haproxy and wrk if missing (needs root then). Builds the release binary.
-# Uses loopback ports 18080 (HAProxy), 18081-18082 (instances), 19101-19102 (their admin
-# listeners), 18090 (HAProxy stats) and source address 127.0.0.3. Every wait is bounded; the
+# Uses loopback ports 18080 (HAProxy), 18081-18082 (instances, which differ only in --port and
+# their log file; each answers /readyz and, to local peers, /metrics on its own port), 18090
+# (HAProxy stats) and source address 127.0.0.3. Every wait is bounded; the
 # work directory (logs, bundles, wrk output) is printed and kept.
 set -euo pipefail
 
@@ -76,13 +77,13 @@ old_generated="$(awk -F' *= *' '$1 == "generated_at" { print $2; exit }' "$root/
 for i in 1 2; do
   name=$([[ $i == 1 ]] && echo a || echo b)
   "$bin" serve --bundle "$work/mirrorlist.bundle" --watch \
-    --listen 127.0.0.1 --port "1808$i" --admin-listen "127.0.0.1:1910$i" \
+    --listen 127.0.0.1 --port "1808$i" \
     --trusted-proxy 127.0.0.3/32 -l "$work/$name.log" \
     >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
 done
 for i in 1 2; do
-  wait_until 60 "instance $i to be ready" curl -fsS "http://127.0.0.1:1910$i/readyz"
+  wait_until 60 "instance $i to be ready" curl -fsS "http://127.0.0.1:1808$i/readyz"
 done
 
 haproxy -f "$here/haproxy/haproxy.cfg" -db >"$work/haproxy.out" 2>"$work/haproxy.err" &
@@ -159,7 +160,7 @@ say "== instances"
 fail=0
 for i in 1 2; do
   name=$([[ $i == 1 ]] && echo a || echo b)
-  port=$((19100 + i))
+  port=$((18080 + i))
   served="$(metric "$port" mirrorlist_requests_total)"
   ok="$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '$1 == "mirrorlist_reloads_total{result=\"ok\"}" { print $2 }')"
   failed="$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '$1 == "mirrorlist_reloads_total{result=\"failed\"}" { print $2 }')"

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use crate::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::render::{metalink, text};
-use crate::request::{Mode, Params};
+use crate::request::{echoable, loggable, Mode, Params};
 use crate::resolve::{resolve, Refusal};
 use crate::select::{select, Criteria, Group};
 use crate::snapshot::model::HostIdx;
@@ -166,15 +166,15 @@ pub fn answer_with<R: Rng + ?Sized>(
                 "IP: {ip}; DATE: {}; COUNTRY: {}; REPO: {}; ARCH: {}\n",
                 utc_date(now),
                 selection.client_country.as_deref().unwrap_or("N/A"),
-                s.repo,
-                s.arch
+                loggable(&s.repo),
+                loggable(&s.arch)
             )
         });
     let mut header = target.header;
     header.push_str(&selection.phrases);
     if let Some(raw) = params.protocol.as_deref() {
         header.push_str("protocol = ");
-        header.push_str(raw);
+        header.push_str(&echoable(raw));
     }
     if params.time {
         header.push_str("\n# database creation time: ");

@@ -24,22 +24,16 @@ use clap::{Arg, ArgAction, CommandFactory, FromArgMatches};
 
 use crate::cli::args::{Cli, Command};
 
-/// `--admin-listen`: an address, or `none` to run without the admin listener.
+/// `--admin-listen`: an address for a separate admin listener, or `none` (the default: the
+/// public listener answers `/healthz`, `/readyz` and, to local peers, `/metrics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdminListen(pub Option<SocketAddr>);
 
 impl AdminListen {
-    /// The default admin address.
-    pub const DEFAULT: &str = "127.0.0.1:9100";
-
-    /// `--admin-listen` as given, else the default: 127.0.0.1:9100, or 127.0.0.1:0 (a free
-    /// port) for an instance whose public port is 0 too, so that test and throwaway instances
-    /// never fight over 9100.
-    pub fn resolve(given: Option<AdminListen>, public_port: u16) -> AdminListen {
-        given.unwrap_or_else(|| {
-            let port = if public_port == 0 { 0 } else { 9100 };
-            AdminListen(Some(SocketAddr::from(([127, 0, 0, 1], port))))
-        })
+    /// The separate admin listener's address, if one was asked for: without one, the
+    /// public listener answers the admin paths itself ([`crate::http::admin`]).
+    pub fn address(given: Option<AdminListen>) -> Option<SocketAddr> {
+        given.and_then(|a| a.0)
     }
 }
 
@@ -314,10 +308,13 @@ mod tests {
             "127.0.0.1:9100"
         );
         assert!("9100".parse::<AdminListen>().is_err());
+        // No default address: nothing listens beside the public port unless asked.
+        assert_eq!(AdminListen::address(None), None);
+        assert_eq!(AdminListen::address(Some(AdminListen(None))), None);
+        let given = "127.0.0.1:9100".parse::<AdminListen>().ok();
         assert_eq!(
-            AdminListen::resolve(None, 8080).to_string(),
-            AdminListen::DEFAULT
+            AdminListen::address(given),
+            Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9100)))
         );
-        assert_eq!(AdminListen::resolve(None, 0).to_string(), "127.0.0.1:0");
     }
 }

@@ -4,11 +4,29 @@
 //! second `=`; the last value of a repeated key wins; keys are case-sensitive) with one
 //! deliberate difference (decision 1): values are percent-decoded, and `+` stays a literal `+`
 //! because repository paths contain it. Nothing here can fail: a bad escape stays as sent and
-//! bytes that are not UTF-8 become U+FFFD.
+//! bytes that are not UTF-8 become U+FFFD. What is decoded here is encoded again where it is
+//! echoed back ([`echoable`], [`loggable`]).
 
 use std::borrow::Cow;
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// A decoded value as it may be echoed back into an answer (a header comment, a URL, a
+/// redirect's `Location`): the bytes that could end a line, a field or a URL there (controls
+/// and spaces; non-ASCII always) percent-encoded again, so a value the client decoded into
+/// `%0A` cannot add a line of its own. Every value a real client sends is unchanged.
+pub fn echoable(value: &str) -> Cow<'_, str> {
+    utf8_percent_encode(value, ECHOED).into()
+}
+
+/// [`echoable`] for the statistics log, whose fields `mirrorlist_statistics.py` splits on `; `
+/// and spaces: `;` is encoded as well.
+pub fn loggable(value: &str) -> Cow<'_, str> {
+    utf8_percent_encode(value, LOGGED).into()
+}
+
+const ECHOED: &AsciiSet = &CONTROLS.add(b' ');
+const LOGGED: &AsciiSet = &ECHOED.add(b';');
 
 /// Which answer format the path asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! file a request names, or why it is refused. Status codes and bodies are the production
 //! server's; see `render` for the bytes.
 
-use crate::request::{Mode, Params};
+use crate::request::{echoable, Mode, Params};
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
 
@@ -91,7 +91,7 @@ pub fn resolve<'s>(
     let requested = params.repo.as_deref().unwrap_or("");
     let repo = snapshot.repo_redirect(requested).unwrap_or(requested);
     let arch = stats.arch.as_str();
-    let header = format!("# repo = {repo} arch = {arch} ");
+    let header = format!("# repo = {} arch = {} ", echoable(repo), echoable(arch));
     if snapshot.is_disabled(repo) {
         return Err(Refusal::RepoDisabled);
     }
@@ -131,10 +131,9 @@ fn resolve_path<'s>(
     stats: Option<StatsFields>,
 ) -> Result<Target<'s>, Refusal> {
     let path = normalize_path(raw);
-    let header = format!("# path = {path} ");
     if let Some(dir) = snapshot.directory(&path) {
         return Ok(Target {
-            header,
+            header: format!("# path = {path} "),
             dir,
             file: None,
             stats,
@@ -142,10 +141,20 @@ fn resolve_path<'s>(
     }
     let (dir_name, file) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
     let dir = snapshot.directory(dir_name).ok_or(Refusal::InvalidPath)?;
+    // The file name is the client's own text, appended to every URL of the answer and to a
+    // redirect's `Location`: bytes a URL cannot hold (controls, spaces, non-ASCII) are
+    // percent-encoded, so a `%0A` cannot start a line of its own in the body, nor a 302 lose
+    // its `Location`. Ordinary names are unchanged.
+    let file = echoable(file).into_owned();
+    let header = if dir_name.is_empty() {
+        format!("# path = {file} ")
+    } else {
+        format!("# path = {dir_name}/{file} ")
+    };
     Ok(Target {
         header,
         dir,
-        file: Some(file.to_string()),
+        file: Some(file),
         stats,
     })
 }

@@ -655,7 +655,7 @@ impl Drop for SmallTmpfs {
 }
 
 fn reloads(server: &Server, result: &str) -> u64 {
-    let admin = server.admin_addr().expect("admin listener");
+    let admin = server.admin_addr();
     let metrics = common::get(admin, "/metrics").text();
     let prefix = format!("mirrorlist_reloads_total{{result=\"{result}\"}} ");
     metrics
@@ -756,4 +756,53 @@ fn a_broken_input_arriving_by_reload_keeps_the_old_snapshot() {
     let now = r.header("x-mirrorlist-generation").unwrap();
     assert_ne!(now, generation, "a good reload did not install");
     assert_eq!(sorted_lines(&r.text()), sorted_lines(&before.text()));
+}
+
+/// A base URL that could not stand in a `Location` header (here a space) is skipped when the
+/// data is compiled, with a warning naming the host and the URL; the host's other URLs are
+/// served, and every redirect carries a `Location` (before: a 302 without one).
+#[test]
+fn a_base_url_that_cannot_be_a_location_is_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let toml = dir.path().join("mirrors.toml");
+    let good = "\"https://mirrors.us-east.example.org/fedora/linux\"";
+    let bad = "\"https://mirrors.us-east.example.org/fedora linux\"";
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains(good), "the sample changed; pick another URL");
+    std::fs::write(&toml, text.replacen(good, bad, 1)).unwrap();
+
+    let bundle = dir.path().join("out.bundle");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("build")
+        .arg("-o")
+        .arg(&bundle)
+        .arg("--source")
+        .arg(dir.path());
+    let ran = run_bounded(cmd);
+    assert!(ran.status.success(), "{}", ran.stderr);
+    let warning = ran
+        .stderr
+        .lines()
+        .find(|l| l.contains("https://mirrors.us-east.example.org/fedora linux"))
+        .unwrap_or_else(|| panic!("no warning names the URL:\n{}", ran.stderr));
+    assert!(warning.contains("mirrors.us-east.example.org"), "{warning}");
+    assert!(warning.contains("skipped"), "{warning}");
+
+    let server = Server::start(&["--bundle", bundle.to_str().unwrap()]);
+    let mut seen_host = 0;
+    for _ in 0..200 {
+        let r = server.get("/mirrorlist?repo=fedora-42&arch=x86_64&country=US&redirect=1");
+        assert_eq!(r.status, 302, "{}", r.text());
+        let location = r.header("location").expect("every 302 has a Location");
+        assert!(!location.contains(' '), "{location}");
+        seen_host += usize::from(location.contains("mirrors.us-east.example.org"));
+        let list = server.get("/mirrorlist?repo=fedora-42&arch=x86_64&country=US");
+        assert!(!list.text().contains("fedora linux"), "{}", list.text());
+    }
+    assert!(seen_host > 0, "the host's other URLs are still served");
 }

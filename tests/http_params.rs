@@ -691,3 +691,72 @@ fn default_mirrorlist_gives_one_url_per_host() {
         assert!(line.starts_with(want), "{line}");
     }
 }
+
+/// The file name of `path=` is the client's text and ends up in every URL and in a redirect's
+/// `Location`: what a URL cannot hold is percent-encoded, so `%0A` starts no line of its own
+/// in the body and a redirect never loses its `Location` (before: a 302 with none).
+#[test]
+fn a_file_name_with_controls_is_encoded_not_injected() {
+    let s = server();
+    let evil = "x%0D%0ASet-Cookie:%20a%0Aevil";
+    let r = s.get(&format!("/mirrorlist?path={ISO_DIR}/{evil}&country=us"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let encoded = evil; // what was decoded is encoded again, byte for byte
+    assert_list(&r, &format!("# path = {ISO_DIR}/{encoded} country = us "));
+    assert_eq!(
+        urls(&r),
+        [format!(
+            "https://mirror.us.example.org/pub/fedora/linux/releases/41/Server/x86_64/iso/{encoded}"
+        )]
+    );
+    assert!(!r.text().lines().any(|l| l.starts_with("evil")));
+    for _ in 0..20 {
+        let r = s.get(&format!(
+            "/mirrorlist?path={ISO_DIR}/{evil}&country=us&redirect=1"
+        ));
+        assert_eq!(r.status, 302, "{}", r.text());
+        let location = r.header("location").expect("a 302 has a Location");
+        assert!(location.ends_with(encoded), "{location}");
+        assert!(r.header("set-cookie").is_none());
+    }
+    // Non-ASCII is encoded too; ordinary names are unchanged (see the tests above).
+    let r = s.get(&format!(
+        "/mirrorlist?path={ISO_DIR}/caf%C3%A9.iso&country=us"
+    ));
+    assert_eq!(urls(&r)[0].rsplit('/').next(), Some("caf%C3%A9.iso"));
+}
+
+/// A repo, arch or protocol the client decoded into a line break is echoed encoded in the
+/// header comment, so it adds no line to the mirrorlist (a line a client would take for a URL),
+/// and cannot close the comment of a metalink failure document.
+#[test]
+fn echoed_parameters_add_no_line_and_close_no_comment() {
+    let s = server();
+    let r = s.get("/mirrorlist?repo=x%0Ahttp://evil.example/&arch=y%20z");
+    assert_eq!(r.status, 404);
+    assert!(
+        r.text()
+            .starts_with("# repo = x%0Ahttp://evil.example/ arch = y%20z error"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        !r.text().lines().any(|l| l.starts_with("http://evil")),
+        "{}",
+        r.text()
+    );
+    let r = s.get("/mirrorlist?repo=fedora-41&arch=x86_64&protocol=https%0Ahttp://evil/");
+    assert!(
+        !r.text().lines().any(|l| l.starts_with("http://evil")),
+        "{}",
+        r.text()
+    );
+    let r = s.get("/metalink?repo=x--%3E%3Cevil/%3E&arch=x86_64");
+    assert_eq!(r.status, 404);
+    let text = r.text();
+    assert!(
+        !text.contains("<evil/>") || text.contains("x-%2D><evil/>"),
+        "{text}"
+    );
+    assert_eq!(text.matches("--").count(), 2, "{text}");
+}

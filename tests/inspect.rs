@@ -68,7 +68,7 @@ fn reports_a_servers_generation_and_reloads() {
         mm_small("GeoIP2-Country-Test.mmdb").display().to_string(),
     ];
     let server = Server::start(&args);
-    let admin = server.admin_addr().expect("admin listener").to_string();
+    let admin = server.admin_addr().to_string();
 
     let (ok, out, err) = run(&["inspect", "--server", &admin]);
     assert!(ok, "inspect --server failed: {err}");

@@ -70,9 +70,7 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 }
 
 fn admin(server: &Server) -> SocketAddr {
-    server
-        .admin_addr()
-        .expect("the server printed its admin address")
+    server.admin_addr()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -266,8 +264,20 @@ fn metrics_parse_and_move_with_traffic() {
     let dir = data_copy();
     let log = dir.path().join("stats.log");
     let source = dir.path().display().to_string();
-    let server = Server::start(&["--source", &source, "-l", log.to_str().unwrap()]);
-    let admin = admin(&server);
+    // A separate admin listener, so the scrapes' own connections are not among the public
+    // listener's open connections counted below.
+    let server = Server::start(&[
+        "--source",
+        &source,
+        "-l",
+        log.to_str().unwrap(),
+        "--admin-listen",
+        "127.0.0.1:0",
+    ]);
+    let admin = server
+        .admin_listener()
+        .expect("--admin-listen printed its address");
+    assert_ne!(admin, server.addr());
 
     assert_eq!(common::get(admin, "/healthz").status, 200);
     assert_eq!(common::get(admin, "/readyz").status, 200);
@@ -654,8 +664,12 @@ fn second_sigint_exits_at_once() {
         "600",
         "--header-read-timeout",
         "600",
+        // Without it the public port (closed while draining) is where /readyz would be.
+        "--admin-listen",
+        "127.0.0.1:0",
     ]);
     let addr = server.addr();
+    let admin = server.admin_listener().expect("admin listener");
     let held = TcpStream::connect(addr).unwrap();
     (&held).write_all(b"GET /mirrorlist HTTP/1.1\r\n").unwrap();
     assert_eq!(server.get(MIRRORLIST).status, 200);
@@ -669,9 +683,9 @@ fn second_sigint_exits_at_once() {
     );
     // While draining, the admin listener still answers, and says not ready (load balancers
     // stop sending new clients).
-    let r = common::get(admin(&server), "/readyz");
+    let r = common::get(admin, "/readyz");
     assert_eq!(r.status, 503, "{}", r.text());
-    assert_eq!(common::get(admin(&server), "/healthz").status, 200);
+    assert_eq!(common::get(admin, "/healthz").status, 200);
     let signalled = Instant::now();
     signal(server.pid(), "INT");
     let status = wait_exit(server.child_mut());
@@ -892,4 +906,144 @@ impl Drop for Spawned {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the operator's endpoints are (issue 15, item 1)
+
+/// The TCP ports `pid` listens on, read from /proc: its socket inodes matched against the
+/// kernel's tables of listening sockets.
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("read the server's descriptors")
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address (hex ip:port), state 0A = LISTEN, inode in column 10.
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                let port = f[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports.sort();
+    ports
+}
+
+/// A free loopback port (bound, then released: the test uses it at once).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two instances that differ only in `--port` both start with default flags, and each
+/// listens on its own port and nothing else (no admin listener on 9100, node_exporter's port).
+#[test]
+fn two_instances_differing_only_in_port_both_start() {
+    let source = data_dir().display().to_string();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let port = free_port();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--source", &source, "--port", &port.to_string()]);
+        let server = Server::spawn(cmd);
+        assert_eq!(server.addr().port(), port);
+        assert_eq!(
+            server.admin_listener(),
+            None,
+            "no admin listener by default"
+        );
+        assert_eq!(listening_ports(server.pid()), vec![port]);
+        servers.push(server);
+    }
+    for server in &servers {
+        assert_eq!(server.get(MIRRORLIST).status, 200);
+        assert_eq!(common::get(server.addr(), "/readyz").status, 200);
+        assert_eq!(common::get(server.addr(), "/healthz").status, 200);
+        let m = common::get(server.addr(), "/metrics");
+        assert_eq!(m.status, 200);
+        assert!(m.text().contains("mirrorlist_ready 1"), "{}", m.text());
+    }
+}
+
+/// Without `--admin-listen`, `/metrics` on the public port answers a local peer that asks
+/// directly, and nobody whose request came through a proxy; with it, only the admin listener
+/// has `/metrics`, and the public port keeps `/healthz` and `/readyz`.
+#[test]
+fn metrics_on_the_public_port_only_for_direct_local_peers() {
+    let source = data_dir().display().to_string();
+    let server = Server::start(&["--source", &source]);
+    let direct = common::get(server.addr(), "/metrics");
+    assert_eq!(direct.status, 200);
+    let content_type = direct.header("content-type").unwrap_or_default();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    parse_prometheus(&direct.text());
+    for (header, value) in [
+        ("X-Forwarded-For", "203.0.113.9"),
+        ("Forwarded", "for=203.0.113.9"),
+        ("X-Real-IP", "203.0.113.9"),
+    ] {
+        let proxied = server.request("GET", "/metrics", &[(header, value)]);
+        assert_eq!(
+            proxied.status, 404,
+            "{header}: metrics leaked through a proxy"
+        );
+        assert!(!proxied.text().contains("mirrorlist_"), "{header}");
+    }
+    // Health checks answer proxies too (HAProxy's own check carries no client).
+    let proxied = server.request("GET", "/readyz", &[("X-Forwarded-For", "203.0.113.9")]);
+    assert_eq!(proxied.status, 200);
+
+    let with_admin = Server::start(&["--source", &source, "--admin-listen", "127.0.0.1:0"]);
+    let admin = with_admin.admin_listener().expect("admin listener");
+    assert_eq!(common::get(admin, "/metrics").status, 200);
+    assert_eq!(common::get(with_admin.addr(), "/metrics").status, 404);
+    assert_eq!(common::get(with_admin.addr(), "/readyz").status, 200);
+    assert_eq!(common::get(with_admin.addr(), "/healthz").status, 200);
+    let mut ports = vec![with_admin.addr().port(), admin.port()];
+    ports.sort();
+    assert_eq!(listening_ports(with_admin.pid()), ports);
+}
+
+/// The repo and arch a client sends are decoded, and echoed into the statistics log: a `%0A`
+/// or `;` must not forge a line or a field (`mirrorlist_statistics.py` splits by position).
+#[test]
+fn statistics_log_lines_cannot_be_forged_by_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stats.log");
+    let server = Server::start(&[
+        "--source",
+        data_dir().to_str().unwrap(),
+        "-l",
+        log.to_str().unwrap(),
+    ]);
+    let path = "pub/fedora/linux/releases/42/Everything/x86_64/os";
+    let forged = "evil%20x%0AIP:%201.2.3.4;%20DATE:%202000-01-01";
+    let r = server.get(&format!(
+        "/mirrorlist?path={path}&repo={forged}&arch=x86%3B64"
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let line = wait_for("the line", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.ends_with('\n').then_some(text)
+    });
+    assert_eq!(line.lines().count(), 1, "{line:?}");
+    let fields: Vec<&str> = line.trim_end().split("; ").collect();
+    assert_eq!(fields.len(), 5, "{line:?}");
+    assert_eq!(
+        fields[3],
+        "REPO: evil%20x%0AIP:%201.2.3.4%3B%20DATE:%202000-01-01"
+    );
+    assert_eq!(fields[4], "ARCH: x86%3B64");
 }

@@ -6,7 +6,7 @@
 //! that lose nothing a client could use are warnings; a reference to a host that does not
 //! exist is an error, because the data is then not what its producer meant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::raw::{RawData, RawGeo};
 use crate::snapshot::model::{
@@ -100,12 +100,20 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
     };
 
     // Base URLs: dense indices in external-id order.
+    // One that could not stand in a `Location` header is left out here, and named (with the
+    // host that lists it) below, where the host is known.
     let mut url_index: HashMap<i64, u32> = HashMap::with_capacity(raw_urls.len());
     let mut base_urls = Vec::with_capacity(raw_urls.len());
+    let mut unusable_urls: HashMap<i64, (String, &'static str)> = HashMap::new();
     for (id, url) in raw_urls {
+        if let Err(why) = check_base_url(&url) {
+            unusable_urls.insert(id, (url, why));
+            continue;
+        }
         url_index.insert(id, index_of(base_urls.len()));
         base_urls.push(url);
     }
+    let mut unusable_named = HashSet::new();
 
     // Directories, sorted by name; the first of two with one name wins.
     let mut seen_dirs = BTreeMap::new();
@@ -128,6 +136,17 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
             for url_id in url_ids {
                 match url_index.get(url_id) {
                     Some(&u) => urls.push(u),
+                    None if unusable_urls.contains_key(url_id) => {
+                        if unusable_named.insert((*host_id, *url_id)) {
+                            let (url, why) = &unusable_urls[url_id];
+                            let host_name = hosts
+                                .get(host as usize)
+                                .map_or("?", |h: &Host| h.name.as_str());
+                            warnings.push(format!(
+                                "host {host_name:?} ({host_id}): base URL {url:?} {why}; skipped"
+                            ));
+                        }
+                    }
                     None => warnings.push(format!(
                         "directory {name:?}: host {host_id} names URL id {url_id}, which does not exist; skipped"
                     )),
@@ -423,4 +442,56 @@ fn dedup_sorted<T>(
 /// Index of the next element; data with more than 4 billion items is not a mirror list.
 fn index_of(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Why `url` cannot be a mirror's base URL, if it cannot: every URL of a host ends up in a
+/// redirect's `Location` header as well as in bodies, so it must be an absolute URL made of
+/// visible ASCII (RFC 3986 has no room for spaces, controls or raw non-ASCII bytes).
+fn check_base_url(url: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("has no scheme (expected e.g. https://host/path)");
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return Err("has a malformed scheme");
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("has no host");
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("has a space, a control character or a non-ASCII byte, which a Location header cannot carry");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_base_url;
+
+    #[test]
+    fn base_urls_must_fit_a_location_header() {
+        for good in [
+            "https://mirror.example.org/pub/fedora/linux",
+            "rsync://mirror.example.org/fedora",
+            "ftp://[2001:db8::1]/pub",
+            "http://m.example/~user/a%20b",
+        ] {
+            assert_eq!(check_base_url(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "mirror.example.org/pub",
+            "https://",
+            "https:///pub",
+            "1http://m.example/",
+            "https://m.example/a b",
+            "https://m.example/a\r\nSet-Cookie: x",
+            "https://m.example/\u{7f}",
+            "https://m.example/caf\u{e9}",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

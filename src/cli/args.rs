@@ -77,8 +77,12 @@ Signals:
   SIGTERM, SIGINT  stop accepting, finish requests in flight (--drain-timeout), exit 0
   second SIGINT    exit at once
 
-Admin listener (--admin-listen): /metrics, /healthz (200 while running), /readyz (200 once
-data is loaded, 503 before and while shutting down).
+Operator endpoints: /healthz (200 while running) and /readyz (200 once data is loaded, 503
+before and while shutting down) on the public port; /metrics (Prometheus) there too, but only
+to a loopback peer whose request carries no X-Forwarded-For, Forwarded or X-Real-IP (so it is
+never relayed to the internet by a proxy). With --admin-listen, a separate listener answers
+all three to anyone who reaches it, and the public port no longer answers /metrics. Nothing
+but --port listens unless asked, so instances that differ only in --port share a host.
 
 Under systemd (Type=notify): READY=1 after the first load, RELOADING=1/READY=1 around each
 reload, STOPPING=1 on shutdown; a socket passed by a .socket unit replaces --listen/--port.
@@ -174,8 +178,9 @@ pub struct ServeArgs {
         env = "MIRRORLIST_DRAIN_TIMEOUT"
     )]
     pub drain_timeout: u64,
-    /// Admin listener for /metrics (Prometheus), /healthz and /readyz, or `none`; keep it
-    /// private. Default: 127.0.0.1:9100, or a free port when --port is 0 (printed on stdout).
+    /// A separate listener for /metrics (Prometheus), /healthz and /readyz, answering anyone
+    /// who reaches it: keep it private. Default: none (the public port answers them; /metrics
+    /// only to direct loopback peers, see below). Port 0 picks a free one (printed on stdout).
     #[arg(long, value_name = "ADDR:PORT", env = "MIRRORLIST_ADMIN_LISTEN")]
     pub admin_listen: Option<crate::config::AdminListen>,
     /// Read settings from a TOML file whose keys are these long flag names (`port = 8080`,
@@ -215,8 +220,8 @@ pub struct BuildArgs {
 pub struct InspectArgs {
     /// The bundle to describe.
     pub bundle: Option<PathBuf>,
-    /// Also ask a running server (its admin address, e.g. 127.0.0.1:9100) which data it serves
-    /// and how its last reloads went.
+    /// Also ask a running server which data it serves and how its last reloads went: its
+    /// address on this host (e.g. 127.0.0.1:8080), or its --admin-listen address.
     #[arg(long, value_name = "ADMIN_ADDR")]
     pub server: Option<std::net::SocketAddr>,
 }

@@ -1,5 +1,5 @@
 //! `mirrorlist inspect`: what a bundle holds, and what a running server serves and how its
-//! reloads went (read from its admin listener's `/metrics`).
+//! reloads went (read from its `/metrics`: the public port on this host, or --admin-listen).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -72,11 +72,11 @@ fn describe_bundle(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the served generation and the reload record of the server whose admin listener is
+/// Prints the served generation and the reload record of the server whose `/metrics` is
 /// at `addr`.
 fn describe_server(addr: SocketAddr) -> anyhow::Result<()> {
     let text = fetch_metrics(addr).with_context(|| {
-        format!("cannot read http://{addr}/metrics (is --admin-listen {addr}?)")
+        format!("cannot read http://{addr}/metrics (is a server listening there, on this host or as --admin-listen?)")
     })?;
     let value = |name: &str| -> Option<f64> {
         text.lines()
@@ -113,7 +113,7 @@ fn describe_server(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A plain HTTP/1.1 GET of `/metrics`; the admin listener is local and answers at once.
+/// A plain HTTP/1.1 GET of `/metrics`; the server is local and answers at once.
 fn fetch_metrics(addr: SocketAddr) -> std::io::Result<String> {
     let timeout = Duration::from_secs(5);
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;

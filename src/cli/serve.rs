@@ -17,6 +17,8 @@ use tokio::sync::watch;
 
 use super::args::ServeArgs;
 use crate::answer::Settings;
+use crate::config::AdminListen;
+use crate::http::admin::{Admin, MetricsAccess};
 use crate::http::client_addr::TrustedProxies;
 use crate::http::{self, AppState, Limits};
 use crate::reload::Reloader;
@@ -50,15 +52,19 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         );
     }
     let state = Arc::new(state);
-    // The admin listener starts before the first load, so /readyz answers 503 until then.
-    let admin = match crate::config::AdminListen::resolve(args.admin_listen, args.port).0 {
+    // The operator's endpoints: on the public listener, and on a separate admin listener only
+    // when one is asked for (see `http::admin` for who may read /metrics where). A separate
+    // listener starts before the first load, so its /readyz answers 503 until then.
+    let admin = Arc::new(Admin::new(state.clone()));
+    let metrics_access = match AdminListen::address(args.admin_listen) {
         Some(addr) => {
             let listener = http::bind(addr).await.context("--admin-listen")?;
             let local = listener.local_addr().unwrap_or(addr);
             println!("Admin on http://{local}");
-            Some(http::admin::Admin::start(listener, state.clone()))
+            admin.listen(listener);
+            MetricsAccess::Nobody
         }
-        None => None,
+        None => MetricsAccess::LocalDirect,
     };
     let limits = Limits {
         max_connections: args.max_connections,
@@ -120,6 +126,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(http::serve(
         listener,
         state.clone(),
+        admin.clone(),
+        metrics_access,
         limits,
         stopped(stop_rx),
     ));
@@ -147,9 +155,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     };
     let mut int = signals.await;
     crate::notify::stopping();
-    if let Some(admin) = &admin {
-        admin.set_draining(); // /readyz: 503, so load balancers move on
-    }
+    admin.set_draining(); // /readyz: 503, so load balancers move on
     let _ = stop_tx.send(true);
     tokio::select! {
         _ = server => {}

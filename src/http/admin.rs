@@ -1,6 +1,4 @@
-//! The admin listener (`--admin-listen`, default 127.0.0.1:9100), separate from the public
-//! one so that metrics and health checks are never exposed by accident and never queue behind
-//! client traffic:
+//! The operator's endpoints, and the optional admin listener that serves only them:
 //!
 //! | path       | answer                                                                  |
 //! |------------|-------------------------------------------------------------------------|
@@ -8,10 +6,23 @@
 //! | `/healthz` | 200 while the process runs (liveness)                                   |
 //! | `/readyz`  | 200 once a snapshot is installed; 503 before that and while draining    |
 //!
-//! It starts before the first snapshot loads, so a load balancer sees 503 on `/readyz` until
-//! the instance can answer, and 503 again from the moment a shutdown begins.
+//! Where they are answered ([`MetricsAccess`]): with no `--admin-listen` (the default) the
+//! public listener answers all three, `/metrics` only to a peer on this host (loopback) whose
+//! request came straight in, not through a proxy (no `X-Forwarded-For`, `Forwarded` or
+//! `X-Real-IP` header): everyone else gets the ordinary 404. So instances that differ only in
+//! `--port` share a host, Prometheus on the host scrapes each on its own port, HAProxy checks
+//! `/readyz` on the port it sends traffic to, and metrics never reach the internet through a
+//! proxy by accident. `--admin-listen ADDR` adds a listener that answers all three to anyone
+//! who can reach it (for a scraper on another host: give it a private address); the public
+//! listener then keeps `/healthz` and `/readyz` and no longer answers `/metrics`.
+//!
+//! The public listener starts accepting once the first snapshot is installed (connections wait
+//! in the kernel's queue until then, so a client is answered, not refused) and stops when a
+//! shutdown begins; a separate admin listener starts before the first load, so its `/readyz`
+//! says 503 until the instance can answer, and 503 again from the moment a shutdown begins.
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,11 +57,10 @@ impl Admin {
         }
     }
 
-    /// Starts serving `listener` on the current runtime; runs until the process ends.
-    pub fn start(listener: TcpListener, state: Arc<AppState>) -> Arc<Admin> {
-        let admin = Arc::new(Admin::new(state));
-        tokio::spawn(serve(listener, admin.clone()));
-        admin
+    /// Starts a separate admin listener on `listener` (`--admin-listen`) on the current
+    /// runtime; it runs until the process ends.
+    pub fn listen(self: &Arc<Self>, listener: TcpListener) {
+        tokio::spawn(serve(listener, self.clone()));
     }
 
     /// From now on `/readyz` answers 503, so load balancers stop sending new clients.
@@ -58,34 +68,75 @@ impl Admin {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Answers one admin request.
-    pub fn handle<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+    /// Answers `req` if its path is one of the admin endpoints and `access` lets this peer
+    /// read it; `None` otherwise (the caller answers as for any other path).
+    pub fn handle<B>(
+        &self,
+        req: &Request<B>,
+        peer: IpAddr,
+        access: MetricsAccess,
+    ) -> Option<Response<Full<Bytes>>> {
         match req.uri().path() {
-            "/metrics" => reply(200, metrics::CONTENT_TYPE, self.exporter.render()),
-            "/healthz" => reply(200, TEXT, "ok\n".into()),
-            "/readyz" => {
-                if self.draining.load(Ordering::Relaxed) {
-                    reply(503, TEXT, "not ready: shutting down\n".into())
-                } else if self.state.snapshot.load().is_none() {
-                    reply(503, TEXT, "not ready: no snapshot installed yet\n".into())
-                } else {
-                    reply(200, TEXT, "ready\n".into())
-                }
-            }
-            _ => reply(
-                404,
+            "/metrics" if access.allows(peer, req.headers()) => Some(reply(
+                StatusCode::OK,
+                metrics::CONTENT_TYPE,
+                self.exporter.render(),
+            )),
+            "/healthz" => Some(reply(StatusCode::OK, TEXT, "ok\n".into())),
+            "/readyz" => Some(self.readiness()),
+            _ => None,
+        }
+    }
+
+    fn readiness(&self) -> Response<Full<Bytes>> {
+        let unavailable = StatusCode::SERVICE_UNAVAILABLE;
+        if self.draining.load(Ordering::Relaxed) {
+            reply(unavailable, TEXT, "not ready: shutting down\n".into())
+        } else if self.state.snapshot.load().is_none() {
+            reply(
+                unavailable,
                 TEXT,
-                "not found; try /metrics, /healthz or /readyz\n".into(),
-            ),
+                "not ready: no snapshot installed yet\n".into(),
+            )
+        } else {
+            reply(StatusCode::OK, TEXT, "ready\n".into())
+        }
+    }
+}
+
+/// Who may read `/metrics` on a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// The admin listener: whoever can connect (its address is the operator's choice).
+    Anyone,
+    /// The public listener when there is no admin listener: a loopback peer whose request
+    /// names no client behind it.
+    LocalDirect,
+    /// The public listener beside an admin listener: nobody.
+    Nobody,
+}
+
+/// Headers a reverse proxy adds to say whom it forwards for.
+const FORWARDING_HEADERS: [&str; 3] = ["x-forwarded-for", "forwarded", "x-real-ip"];
+
+impl MetricsAccess {
+    fn allows(self, peer: IpAddr, headers: &hyper::HeaderMap) -> bool {
+        match self {
+            MetricsAccess::Anyone => true,
+            MetricsAccess::Nobody => false,
+            MetricsAccess::LocalDirect => {
+                peer.to_canonical().is_loopback()
+                    && !FORWARDING_HEADERS.iter().any(|h| headers.contains_key(*h))
+            }
         }
     }
 }
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
-fn reply(status: u16, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -112,7 +163,15 @@ async fn serve(listener: TcpListener, admin: Arc<Admin>) {
         };
         let admin = admin.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-            let response = admin.handle(&req);
+            let response = admin
+                .handle(&req, peer.ip(), MetricsAccess::Anyone)
+                .unwrap_or_else(|| {
+                    reply(
+                        StatusCode::NOT_FOUND,
+                        TEXT,
+                        "not found; try /metrics, /healthz or /readyz\n".into(),
+                    )
+                });
             async move { Ok::<_, Infallible>(response) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);

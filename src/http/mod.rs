@@ -81,6 +81,8 @@ impl ConnectionCount {
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
+    admin: Arc<admin::Admin>,
+    metrics_access: admin::MetricsAccess,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -106,13 +108,13 @@ pub async fn serve(
     // One builder per protocol, picked by `detect_h2` before hyper sees the connection.
     let h1 = Arc::new(builder.clone().http1_only());
     let h2 = Arc::new(builder.http2_only());
-    let spawn_connection = |stream: TcpStream,
+    let spawn_connection = |mut stream: TcpStream,
                             peer: SocketAddr,
                             permit: Option<OwnedSemaphorePermit>| {
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
         let service = Guarded {
-            inner: service::MirrorService::new(state.clone(), peer),
+            inner: service::MirrorService::new(state.clone(), admin.clone(), metrics_access, peer),
             state: state.clone(),
             activity: activity.clone(),
             max_query_bytes: limits.max_query_bytes,
@@ -125,8 +127,8 @@ pub async fn serve(
         state.connections.0.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let serve = async {
-                let is_h2 = {
-                    let detect = detect_h2(&stream);
+                let first = {
+                    let detect = read_first_bytes(&mut stream);
                     tokio::pin!(detect);
                     tokio::select! {
                         found = &mut detect => found,
@@ -137,11 +139,12 @@ pub async fn serve(
                         }
                     }
                 };
-                let Some(is_h2) = is_h2 else {
+                let Some(first) = first else {
                     return; // closed, or silent, before sending anything
                 };
+                let is_h2 = first.is_h2();
                 let io = Watched {
-                    inner: stream,
+                    inner: Prefixed::new(first, stream),
                     activity: activity.clone(),
                 };
                 let builder = if is_h2 { &h2 } else { &h1 };
@@ -260,26 +263,109 @@ const FIRST_BYTES_GRACE: Duration = Duration::from_secs(1);
 /// HTTP/2's connection preface (RFC 9113, section 3.4); anything else is HTTP/1.
 const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// Waits for a client's first bytes and tells HTTP/2 with prior knowledge from HTTP/1; `None`
-/// if it closes first. hyper-util's auto builder does this itself, but a graceful shutdown
-/// cancels a connection still in that phase, dropping a request that was sent just before
-/// SIGTERM unread. Peeking here and handing hyper a one-protocol builder closes that gap (with
-/// the poll-first drain in `serve`). The watchdog bounds the wait (header read timeout).
-async fn detect_h2(stream: &TcpStream) -> Option<bool> {
-    let mut buf = [0u8; H2_PREFACE.len()];
+/// The bytes a connection sent first, read to tell HTTP/2 with prior knowledge from HTTP/1
+/// and handed back to hyper ahead of the rest ([`Prefixed`]).
+struct FirstBytes {
+    buf: [u8; H2_PREFACE.len()],
+    len: usize,
+}
+
+impl FirstBytes {
+    fn is_h2(&self) -> bool {
+        self.buf[..self.len] == H2_PREFACE[..]
+    }
+}
+
+/// Reads a client's first bytes until they either differ from the HTTP/2 preface (HTTP/1) or
+/// are the whole preface (HTTP/2); `None` if it closes first. hyper-util's auto builder does
+/// this itself, but a graceful shutdown cancels a connection still in that phase, dropping a
+/// request that was sent just before SIGTERM unread. Reading here and handing hyper a
+/// one-protocol builder closes that gap (with the poll-first drain in `serve`).
+///
+/// Each read waits for the socket to become readable, so a client that sent a prefix of the
+/// preface (`P`) and stopped costs nothing until the watchdog's header timeout closes it
+/// (peeking in a loop instead, as before, burned a core on a few thousand such clients).
+async fn read_first_bytes(stream: &mut TcpStream) -> Option<FirstBytes> {
+    use tokio::io::AsyncReadExt;
+    let mut first = FirstBytes {
+        buf: [0; H2_PREFACE.len()],
+        len: 0,
+    };
     loop {
-        let n = stream.peek(&mut buf).await.ok()?;
+        let n = stream.read(&mut first.buf[first.len..]).await.ok()?;
         if n == 0 {
             return None;
         }
-        if buf[..n] != H2_PREFACE[..n] {
-            return Some(false);
+        first.len += n;
+        let seen = &first.buf[..first.len];
+        if seen != &H2_PREFACE[..first.len] || first.len == H2_PREFACE.len() {
+            return Some(first);
         }
-        if n == H2_PREFACE.len() {
-            return Some(true);
+    }
+}
+
+/// A stream that yields [`FirstBytes`] before reading on from the socket.
+struct Prefixed<S> {
+    first: FirstBytes,
+    pos: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    fn new(first: FirstBytes, inner: S) -> Self {
+        Prefixed {
+            first,
+            pos: 0,
+            inner,
         }
-        // A prefix of the preface so far; peek returns at once while bytes are waiting.
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.pos < this.first.len {
+            let rest = &this.first.buf[this.pos..this.first.len];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use hyper::{Request, Response, StatusCode};
 
+use super::admin::{Admin, MetricsAccess};
 use super::client_addr::{client_address, IpParamPolicy, TrustedProxies};
 use super::ConnectionCount;
 use crate::answer::{answer_with, Extras, Reply, Settings};
@@ -50,16 +51,28 @@ impl AppState {
     }
 }
 
-/// The per-connection service.
+/// The per-connection service: the operator's endpoints ([`Admin`]), then the mirror ones.
 #[derive(Clone)]
 pub struct MirrorService {
     state: Arc<AppState>,
+    admin: Arc<Admin>,
+    metrics_access: MetricsAccess,
     peer: SocketAddr,
 }
 
 impl MirrorService {
-    pub fn new(state: Arc<AppState>, peer: SocketAddr) -> Self {
-        MirrorService { state, peer }
+    pub fn new(
+        state: Arc<AppState>,
+        admin: Arc<Admin>,
+        metrics_access: MetricsAccess,
+        peer: SocketAddr,
+    ) -> Self {
+        MirrorService {
+            state,
+            admin,
+            metrics_access,
+            peer,
+        }
     }
 }
 
@@ -72,7 +85,11 @@ impl hyper::service::Service<Request<Incoming>> for MirrorService {
     type Future = Ready<Result<Self::Response, Infallible>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        ready(Ok(handle(&self.state, self.peer, &req)))
+        let response = self
+            .admin
+            .handle(&req, self.peer.ip(), self.metrics_access)
+            .unwrap_or_else(|| handle(&self.state, self.peer, &req));
+        ready(Ok(response))
     }
 }
 
@@ -158,10 +175,20 @@ fn respond(
     location: Option<String>,
     generation: Option<HeaderValue>,
 ) -> Response<Full<Bytes>> {
+    let location = match location.map(HeaderValue::try_from) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(_)) => {
+            // `build` refuses base URLs that cannot be a header and `resolve` encodes what a
+            // client adds, so this is our bug: say so rather than send a 302 to nowhere.
+            tracing::error!("redirect target is not a valid Location value; answered 500");
+            return internal_error();
+        }
+    };
     let mut response = Response::new(Full::new(body));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    *response.status_mut() = status_code(status);
     let headers = response.headers_mut();
-    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+    if let Some(location) = location {
         headers.insert(LOCATION, location);
     }
     if let Some(ct) = content_type {
@@ -171,4 +198,59 @@ fn respond(
         headers.insert(GENERATION_HEADER, g);
     }
     response
+}
+
+/// `status` as a status code; one that is not (a bug in the code that chose it) becomes 500
+/// and an error line, never a silent 200.
+pub fn status_code(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or_else(|_| {
+        tracing::error!(
+            status,
+            "answer carries an invalid status code; answered 500"
+        );
+        StatusCode::INTERNAL_SERVER_ERROR
+    })
+}
+
+fn internal_error() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"internal error\n")));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_status_is_a_500_not_a_200() {
+        assert_eq!(status_code(302), StatusCode::FOUND);
+        assert_eq!(status_code(1000), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status_code(0), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_location_that_cannot_be_a_header_is_a_500() {
+        let r = respond(
+            302,
+            None,
+            Bytes::new(),
+            Some("https://m.example/a\r\nSet-Cookie: x".into()),
+            None,
+        );
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(r.headers().get(LOCATION).is_none());
+        let r = respond(
+            302,
+            None,
+            Bytes::new(),
+            Some("https://m.example/a".into()),
+            None,
+        );
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(r.headers()[LOCATION], "https://m.example/a");
+    }
 }

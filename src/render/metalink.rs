@@ -18,7 +18,18 @@ pub fn failure(pubdate: &str, message: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(320 + message.len());
     head(&mut out, pubdate);
     out.extend_from_slice(b"<!-- ");
-    out.extend_from_slice(message.as_bytes());
+    // The message may echo the client's repo or arch; `--` cannot stand inside an XML
+    // comment (and `-->` would end it), so the second `-` of a pair is written as `%2D`.
+    let mut after_dash = false;
+    for &b in message.as_bytes() {
+        if b == b'-' && after_dash {
+            out.extend_from_slice(b"%2D");
+            after_dash = false;
+            continue;
+        }
+        after_dash = b == b'-';
+        out.push(b);
+    }
     out.extend_from_slice(b"\n-->\n</metalink>\n");
     out
 }
@@ -254,6 +265,19 @@ fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_comment_cannot_be_closed_by_the_message() {
+        let doc = failure("Mon, 23 Nov 2026 13:07:54 GMT", "# repo = x--><evil/> ---");
+        let text = String::from_utf8(doc).unwrap();
+        let comment = text.split("<!-- ").nth(1).unwrap();
+        assert_eq!(comment, "# repo = x-%2D><evil/> -%2D-\n-->\n</metalink>\n");
+        assert_eq!(
+            text.matches("--").count(),
+            2,
+            "only the comment's own delimiters"
+        );
+    }
 
     #[test]
     fn failure_document_matches_the_production_layout() {

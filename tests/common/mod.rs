@@ -66,21 +66,15 @@ pub struct Server {
 
 impl Server {
     /// Runs `mirrorlist serve <args> --port 0` and waits until it prints
-    /// `Listening on http://ADDR`. Unless `args` name `--admin-listen`, the admin listener
-    /// also gets a free port (`--admin-listen 127.0.0.1:0`, see [`Server::admin_addr`]), so
-    /// servers of parallel tests never compete for a fixed port. `MIRRORLIST_*` variables of
-    /// the test environment are removed so only `args` configure it. Panics (showing the
-    /// server's stderr) if the process exits or stays silent for [`STARTUP_LIMIT`].
+    /// `Listening on http://ADDR`. With default flags nothing else listens (the public port
+    /// answers `/metrics`, `/healthz` and `/readyz` to loopback peers, see
+    /// [`Server::admin_addr`]). `MIRRORLIST_*` variables of the test environment are removed
+    /// so only `args` configure it. Panics (showing the server's stderr) if the process exits
+    /// or stays silent for [`STARTUP_LIMIT`].
     pub fn start<S: AsRef<str>>(args: &[S]) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve");
         cmd.args(args.iter().map(|a| a.as_ref()));
-        let admin_given = args
-            .iter()
-            .any(|a| a.as_ref().starts_with("--admin-listen"));
-        if !admin_given {
-            cmd.args(["--admin-listen", "127.0.0.1:0"]);
-        }
         cmd.args(["--port", "0"]);
         Server::spawn(cmd)
     }
@@ -173,9 +167,15 @@ impl Server {
         self.addr
     }
 
-    /// Where the admin listener (`/metrics`, `/healthz`, `/readyz`) listens, if the server
-    /// printed `Admin on http://ADDR` before its `Listening on` line.
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
+    /// Where `/metrics`, `/healthz` and `/readyz` answer: the admin listener, if the server
+    /// printed `Admin on http://ADDR` before its `Listening on` line (`--admin-listen`), else
+    /// the public listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.unwrap_or(self.addr)
+    }
+
+    /// The separate admin listener, if `--admin-listen` started one.
+    pub fn admin_listener(&self) -> Option<SocketAddr> {
         self.admin
     }
 
