@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -26,12 +25,13 @@ use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
+use mirrorlist::answer::request::{Mode, Params};
+use mirrorlist::answer::select::{select, Criteria};
 use mirrorlist::answer::{answer, Client, Settings};
 use mirrorlist::build::compile;
-use mirrorlist::build::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
-use mirrorlist::http::service::{handle, AppState};
-use mirrorlist::request::{Mode, Params};
-use mirrorlist::select::{select, Criteria};
+use mirrorlist::inputs::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
+use mirrorlist::server::service::handle;
+use mirrorlist::server::AppState;
 use mirrorlist::snapshot::model::SnapshotData;
 use mirrorlist::snapshot::{bundle, Snapshot};
 
@@ -541,8 +541,8 @@ fn request_benches(c: &mut Criterion) {
     // The whole handler: routing, query parsing, client address, answer, headers.
     let state = AppState::new(settings);
     state
-        .snapshot
-        .store(Some(Arc::new(Snapshot::from_data(&data).unwrap())));
+        .store
+        .install(Snapshot::from_data(&data).unwrap().numbered(1));
     let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
     let mut group = c.benchmark_group("handle");
     for case in &cases {

@@ -1,24 +1,19 @@
 //! mirrorlist: a MirrorManager-compatible mirrorlist/metalink server.
 //!
-//! Data flows one way: `sources` read inputs into `build::raw`, `build` compiles them into a
-//! bundle, `snapshot` loads a bundle into an immutable, indexed [`snapshot::Snapshot`],
-//! `select` picks mirrors for one query, `render` writes the bytes, and `http` serves them.
-//! See ARCHITECTURE.md for the map and its invariants.
+//! Data flows one way, and each folder is one step of it (ARCHITECTURE.md has the map and the
+//! rule of which folder may import which):
+//! `inputs` read files into raw data, `build` compiles it into a bundle, `snapshot` loads a
+//! bundle into an immutable, indexed [`snapshot::Snapshot`], `answer` turns one request into
+//! bytes (request, resolve, select, render), and `server` serves them over HTTP. `reload`
+//! swaps in new snapshots beside it, `ops` talks to systemd and writes the statistics log,
+//! and `cli` is the command line over all of it.
 
 pub mod answer;
 pub mod build;
 pub mod cli;
-pub mod config;
-pub mod http;
-pub mod metrics;
-pub mod notify;
+pub mod clock;
+pub mod inputs;
+pub mod ops;
 pub mod reload;
-pub mod render;
-pub mod request;
-pub mod resolve;
-pub mod select;
+pub mod server;
 pub mod snapshot;
-pub mod source;
-pub mod sources;
-pub mod stats;
-pub mod watch;

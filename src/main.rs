@@ -5,7 +5,7 @@ use mirrorlist::cli::{build, inspect, query, serve};
 
 fn main() -> std::process::ExitCode {
     // Command line, then MIRRORLIST_* variables, then `serve --config FILE`.
-    let cli = mirrorlist::config::parse();
+    let cli = mirrorlist::cli::config::parse();
     init_tracing(cli.log_format);
     let result = match &cli.command {
         Command::Serve(args) => serve::run(args),

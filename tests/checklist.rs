@@ -3,7 +3,7 @@
 //! `netblock_host_at_index_zero_test`), replayed against our binary over HTTP.
 //!
 //! The fixture is the production test's: a MirrorManager cache encoded here with the prost
-//! structs of `mirrorlist::sources::mm_cache`, its ASN file, the GeoIP test database from
+//! structs of `mirrorlist::inputs::mm_cache`, its ASN file, the GeoIP test database from
 //! `tests/data/mm-small`, and a continent table that maps none of the countries involved.
 //! The production test calls its handler with TCP peer 134.108.34.134; over loopback (a trusted
 //! proxy by default) we send that address as `X-Forwarded-For`.
@@ -21,13 +21,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use common::{Response, Server};
-use mirrorlist::snapshot::Snapshot;
-use mirrorlist::sources::mirrormanager::{self, MmPaths};
-use mirrorlist::sources::mm_cache::{
+use mirrorlist::inputs::mirrormanager::{self, MmPaths};
+use mirrorlist::inputs::mm_cache::{
     FileDetailsCacheDirectoryType, FileDetailsCacheFilesType, FileDetailsType, IntIntMap,
     IntRepeatedIntMap, IntStringMap, MirrorList, MirrorListCacheType, StringRepeatedIntMap,
     StringStringMap,
 };
+use mirrorlist::snapshot::Snapshot;
 use prost::Message;
 
 /// The production test's TCP peer.
@@ -183,7 +183,7 @@ fn metalink_header_test() {
 
 #[test]
 fn metalink_failuredoc_test() {
-    let doc = mirrorlist::render::metalink::failure(
+    let doc = mirrorlist::answer::render::metalink::failure(
         "Mon, 23 Nov 2026 13:07:54 GMT",
         "metalink failure test",
     );

@@ -3,7 +3,7 @@
 //! not), host netblocks nested around the client or not, an ASN, a client country, and random
 //! queries (`country=`, `netblock=`, `protocol=`, minimum). Each case is compiled with
 //! `mirrorlist::build::compile` into a real `Snapshot` and asked through
-//! `mirrorlist::select::select` and `mirrorlist::answer::answer`.
+//! `mirrorlist::answer::select::select` and `mirrorlist::answer::answer`.
 //!
 //! Checked for every case: every host listed carries the requested directory; no host is listed
 //! twice; netblock hosts come first, most specific prefix first, and every netblock host that
@@ -21,10 +21,10 @@ use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+use mirrorlist::answer::request::{Mode, Params};
+use mirrorlist::answer::select::{select, Criteria, Group};
 use mirrorlist::answer::{answer, Client, Settings};
-use mirrorlist::build::raw::{RawData, RawDirectory, RawGeo, RawHost};
-use mirrorlist::request::{Mode, Params};
-use mirrorlist::select::{select, Criteria, Group};
+use mirrorlist::inputs::raw::{RawData, RawDirectory, RawGeo, RawHost};
 use mirrorlist::snapshot::Snapshot;
 
 const COUNTRIES: [&str; 6] = ["DE", "SE", "US", "CN", "JP", "BR"];

@@ -23,10 +23,10 @@ use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 use mirrorlist::answer::Client;
 use mirrorlist::build::Inputs;
-use mirrorlist::http::client_addr::{client_address, IpParamPolicy, TrustedProxies};
-use mirrorlist::request::{Mode, Params};
+use mirrorlist::server::client_addr::{client_address, IpParamPolicy, TrustedProxies};
+use mirrorlist::answer::request::{Mode, Params};
 use mirrorlist::snapshot::Snapshot;
-use mirrorlist::source::Source;
+use mirrorlist::build::source::Source;
 
 const PRIVATE_HOST: &str = "mirror.corp-intranet.example.com";
 

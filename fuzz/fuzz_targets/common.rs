@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use mirrorlist::answer::{answer, Client, Reply, Settings};
-use mirrorlist::request::{Mode, Params};
+use mirrorlist::answer::request::{Mode, Params};
 use mirrorlist::snapshot::Snapshot;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;

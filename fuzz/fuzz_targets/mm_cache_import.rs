@@ -14,9 +14,9 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use mirrorlist::build::compile;
-use mirrorlist::build::raw::RawGeo;
+use mirrorlist::inputs::raw::RawGeo;
 use mirrorlist::snapshot::Snapshot;
-use mirrorlist::sources::{mirrormanager, mm_cache};
+use mirrorlist::inputs::{mirrormanager, mm_cache};
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz/mirrorlist_cache.proto");

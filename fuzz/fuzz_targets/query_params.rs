@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use libfuzzer_sys::fuzz_target;
-use mirrorlist::request::{Mode, Params};
+use mirrorlist::answer::request::{Mode, Params};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use libfuzzer_sys::fuzz_target;
 use mirrorlist::answer::Client;
-use mirrorlist::http::client_addr::{client_address, IpParamPolicy, TrustedProxies};
+use mirrorlist::server::client_addr::{client_address, IpParamPolicy, TrustedProxies};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::raw::{RawData, RawGeo};
+use crate::inputs::raw::{RawData, RawGeo};
 use crate::snapshot::model::{
     AsnHosts, Continent, CountryContinent, CountryHosts, Directory, FileEntry, Geo, Host, HostIdx,
     HostUrls, Meta, Net, NetAsn, NetCountry, NetHosts, RepoArch, RepoRedirect, SnapshotData,

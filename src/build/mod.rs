@@ -1,13 +1,12 @@
 //! From inputs to a bundle: read the sources, validate and compile, write atomically.
 
 pub mod compile;
-pub mod raw;
+pub mod source;
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
-use crate::sources::mirrormanager::{self, MmPaths};
-use crate::sources::{native, InputError};
+use crate::inputs::mirrormanager::{self, MmPaths};
+use crate::inputs::{native, InputError};
 pub use compile::{compile, CompileError, Compiled};
 
 /// The inputs a build reads.
@@ -34,8 +33,5 @@ pub fn read_and_compile(inputs: &Inputs) -> Result<Compiled, BuildError> {
         Inputs::MirrorManager(paths) => (mirrormanager::read(paths)?, "mirrormanager"),
         Inputs::Native(dir) => (native::read(dir)?, "native"),
     };
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Ok(compile(raw, kind, now)?)
+    Ok(compile(raw, kind, crate::clock::unix_now())?)
 }

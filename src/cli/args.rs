@@ -1,12 +1,14 @@
 //! Command-line arguments (clap). Every `serve` flag can also come from the environment
 //! (`MIRRORLIST_*`).
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::http::client_addr::IpParamPolicy;
+use crate::server::client_addr::IpParamPolicy;
 
 /// A MirrorManager-compatible mirrorlist/metalink server with live reload.
 #[derive(Debug, Parser)]
@@ -182,7 +184,7 @@ pub struct ServeArgs {
     /// who reaches it: keep it private. Default: none (the public port answers them; /metrics
     /// only to direct loopback peers, see below). Port 0 picks a free one (printed on stdout).
     #[arg(long, value_name = "ADDR:PORT", env = "MIRRORLIST_ADMIN_LISTEN")]
-    pub admin_listen: Option<crate::config::AdminListen>,
+    pub admin_listen: Option<AdminListen>,
     /// Read settings from a TOML file whose keys are these long flag names (`port = 8080`,
     /// `trusted-proxy = ["10.0.0.0/8"]`, `watch = true`); the command line and the MIRRORLIST_*
     /// variables win over it. Example: systemd/mirrorlist.toml.
@@ -238,4 +240,39 @@ pub struct QueryArgs {
     pub minimum: usize,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// `--admin-listen`: an address for a separate admin listener, or `none` (the default: the
+/// public listener answers `/healthz`, `/readyz` and, to local peers, `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminListen(pub Option<SocketAddr>);
+
+impl AdminListen {
+    /// The separate admin listener's address, if one was asked for: without one, the
+    /// public listener answers the admin paths itself ([`crate::server::admin`]).
+    pub fn address(given: Option<AdminListen>) -> Option<SocketAddr> {
+        given.and_then(|a| a.0)
+    }
+}
+
+impl FromStr for AdminListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("none") {
+            return Ok(AdminListen(None));
+        }
+        s.parse()
+            .map(|a| AdminListen(Some(a)))
+            .map_err(|_| format!("expected ADDR:PORT (e.g. 127.0.0.1:9100) or `none`, got {s:?}"))
+    }
+}
+
+impl fmt::Display for AdminListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("none"),
+        }
+    }
 }

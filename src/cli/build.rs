@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use super::args::BuildArgs;
 use crate::build::{read_and_compile, Inputs};
+use crate::inputs::mirrormanager::MmPaths;
 use crate::snapshot::{bundle, Snapshot};
-use crate::sources::mirrormanager::MmPaths;
 
 const WARNINGS_SHOWN: usize = 20;
 

@@ -3,15 +3,16 @@
 
 pub mod args;
 pub mod build;
+pub mod config;
 pub mod inspect;
 pub mod query;
 pub mod serve;
 
 use std::path::PathBuf;
 
+use crate::build::source::Source;
 use crate::build::Inputs;
-use crate::source::Source;
-use crate::sources::mirrormanager::MmPaths;
+use crate::inputs::mirrormanager::MmPaths;
 use args::InputArgs;
 
 /// MirrorManager's default locations, used for any of `-c -g --cccsv --geoip` not given.

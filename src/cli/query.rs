@@ -3,8 +3,8 @@
 use std::time::SystemTime;
 
 use super::args::QueryArgs;
+use crate::answer::request::{Mode, Params};
 use crate::answer::{answer, Client, Settings};
-use crate::request::{Mode, Params};
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let source = args.input.source()?;

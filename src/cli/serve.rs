@@ -17,12 +17,12 @@ use tokio::sync::watch;
 
 use super::args::ServeArgs;
 use crate::answer::Settings;
-use crate::config::AdminListen;
-use crate::http::admin::{Admin, MetricsAccess};
-use crate::http::client_addr::TrustedProxies;
-use crate::http::{self, AppState, Limits};
+use crate::cli::args::AdminListen;
+use crate::ops::stats_log::StatsLog;
 use crate::reload::Reloader;
-use crate::stats::StatsLog;
+use crate::server::admin::{Admin, MetricsAccess};
+use crate::server::client_addr::TrustedProxies;
+use crate::server::{self, AppState, Limits};
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -53,12 +53,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let state = Arc::new(state);
     // The operator's endpoints: on the public listener, and on a separate admin listener only
-    // when one is asked for (see `http::admin` for who may read /metrics where). A separate
+    // when one is asked for (see `server::admin` for who may read /metrics where). A separate
     // listener starts before the first load, so its /readyz answers 503 until then.
     let admin = Arc::new(Admin::new(state.clone()));
     let metrics_access = match AdminListen::address(args.admin_listen) {
         Some(addr) => {
-            let listener = http::bind(addr).await.context("--admin-listen")?;
+            let listener = server::bind(addr).await.context("--admin-listen")?;
             let local = listener.local_addr().unwrap_or(addr);
             println!("Admin on http://{local}");
             admin.listen(listener);
@@ -75,14 +75,14 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         max_h2_streams: args.h2_max_streams,
         drain_timeout: Duration::from_secs(args.drain_timeout),
     };
-    http::raise_fd_limit(limits.max_connections);
+    server::raise_fd_limit(limits.max_connections);
 
     let addr = SocketAddr::new(args.listen, args.port);
     // Socket activation: a listener passed by systemd (mirrorlist.socket) replaces --listen/--port.
-    let listener = match crate::notify::inherited_listener()? {
+    let listener = match crate::ops::systemd::inherited_listener()? {
         Some(inherited) => tokio::net::TcpListener::from_std(inherited)
             .context("cannot use the socket passed by systemd")?,
-        None => http::bind(addr).await?,
+        None => server::bind(addr).await?,
     };
     let local = listener.local_addr().unwrap_or(addr);
 
@@ -93,9 +93,9 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT")?;
 
-    let mut reloader = Reloader::new(source, state.clone(), args.allow_older)
+    let mut reloader = Reloader::new(source, state.store.clone(), args.allow_older)
         .min_interval(Duration::from_millis(args.reload_interval_ms));
-    reloader.on_event(crate::notify::on_reload); // RELOADING=1 / READY=1 for systemd
+    reloader.on_event(crate::ops::systemd::on_reload); // RELOADING=1 / READY=1 for systemd
     let reloader = Arc::new(reloader);
     tracing::info!(source = %reloader.source().describe(), "loading the first snapshot");
     tokio::select! {
@@ -119,11 +119,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     };
     // `--watch`: the inputs' directories; dropped (watch stopped) when `serve` returns.
     let _watch = if args.watch {
-        Some(crate::watch::spawn(reloader.clone()).context("--watch")?)
+        Some(crate::reload::watch::spawn(reloader.clone()).context("--watch")?)
     } else {
         None
     };
-    let server = tokio::spawn(http::serve(
+    let server = tokio::spawn(server::serve(
         listener,
         state.clone(),
         admin.clone(),
@@ -131,7 +131,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         limits,
         stopped(stop_rx),
     ));
-    crate::notify::ready(&format!("serving on {local}"));
+    crate::ops::systemd::ready(&format!("serving on {local}"));
     let signals = {
         let state = state.clone();
         async move {
@@ -154,7 +154,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         }
     };
     let mut int = signals.await;
-    crate::notify::stopping();
+    crate::ops::systemd::stopping();
     admin.set_draining(); // /readyz: 503, so load balancers move on
     let _ = stop_tx.send(true);
     tokio::select! {

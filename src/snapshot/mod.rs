@@ -6,7 +6,9 @@
 //! a reload builds a new one and swaps the pointer (see `reload`).
 
 pub mod bundle;
+mod geo;
 pub mod model;
+mod net_map;
 mod validate;
 
 use std::net::IpAddr;
@@ -14,14 +16,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ipnet::{Ipv4Net, Ipv6Net};
-use prefix_trie::PrefixMap;
-
 use bundle::{BodyBytes, BundleError};
+use geo::GeoIndex;
 use model::{
-    ArchivedDirectory, ArchivedGeo, ArchivedHost, ArchivedNet, ArchivedRepoArch,
-    ArchivedSnapshotData, HostIdx, SnapshotData,
+    ArchivedDirectory, ArchivedHost, ArchivedRepoArch, ArchivedSnapshotData, HostIdx, SnapshotData,
 };
+use net_map::NetMap;
 
 type DataRef<'a> = &'a ArchivedSnapshotData;
 
@@ -34,95 +34,6 @@ self_cell::self_cell!(
     }
 );
 
-/// A byte range of the bundle body, so the mmdb reader can read in place.
-struct GeoBytes {
-    bytes: Arc<BodyBytes>,
-    range: std::ops::Range<usize>,
-}
-
-impl AsRef<[u8]> for GeoBytes {
-    fn as_ref(&self) -> &[u8] {
-        self.bytes.body().get(self.range.clone()).unwrap_or(&[])
-    }
-}
-
-/// IPv4 and IPv6 tries with the same value type.
-struct NetMap<T> {
-    v4: PrefixMap<Ipv4Net, T>,
-    v6: PrefixMap<Ipv6Net, T>,
-}
-
-impl<T> NetMap<T> {
-    fn new() -> Self {
-        NetMap {
-            v4: PrefixMap::new(),
-            v6: PrefixMap::new(),
-        }
-    }
-
-    fn insert(&mut self, net: &ArchivedNet, value: T) {
-        match net.to_ipnet() {
-            Some(ipnet::IpNet::V4(n)) => {
-                self.v4.insert(n, value);
-            }
-            Some(ipnet::IpNet::V6(n)) => {
-                self.v6.insert(n, value);
-            }
-            None => {} // rejected by validate before indexes are built
-        }
-    }
-
-    /// The longest prefix containing `ip`.
-    fn longest(&self, ip: IpAddr) -> Option<&T> {
-        match ip {
-            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, v)| v),
-            IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, v)| v),
-        }
-    }
-
-    /// Every prefix containing `ip` with its length, least specific first, appended to `out`.
-    ///
-    /// Found by longest-prefix matches, each on the last one found shortened by a bit (any
-    /// shorter prefix containing `ip` contains that one), then reversed: a client is in a
-    /// handful of prefixes at most, and a match allocates nothing, where `cover` does.
-    fn covering(&self, ip: IpAddr, out: &mut Vec<(u8, T)>)
-    where
-        T: Copy,
-    {
-        let start = out.len();
-        match ip {
-            IpAddr::V4(a) => {
-                let mut query = Ipv4Net::from(a);
-                while let Some((p, v)) = self.v4.get_lpm(&query) {
-                    out.push((p.prefix_len(), *v));
-                    match Ipv4Net::new(p.network(), p.prefix_len().wrapping_sub(1)) {
-                        Ok(shorter) if p.prefix_len() > 0 => query = shorter.trunc(),
-                        _ => break,
-                    }
-                }
-            }
-            IpAddr::V6(a) => {
-                let mut query = Ipv6Net::from(a);
-                while let Some((p, v)) = self.v6.get_lpm(&query) {
-                    out.push((p.prefix_len(), *v));
-                    match Ipv6Net::new(p.network(), p.prefix_len().wrapping_sub(1)) {
-                        Ok(shorter) if p.prefix_len() > 0 => query = shorter.trunc(),
-                        _ => break,
-                    }
-                }
-            }
-        }
-        out[start..].reverse();
-    }
-}
-
-enum GeoIndex {
-    None,
-    // Both boxed: each is large, and there is one per snapshot.
-    Mmdb(Box<maxminddb::Reader<GeoBytes>>),
-    Networks(Box<NetMap<u32>>),
-}
-
 /// Everything one request reads, immutable once built.
 pub struct Snapshot {
     archive: Archive,
@@ -130,10 +41,10 @@ pub struct Snapshot {
     asn_nets: NetMap<u32>,
     country_nets: NetMap<u32>,
     geo: GeoIndex,
-    /// Installed-snapshot counter, from 1 at start-up; set by the holder before install.
-    pub sequence: u64,
-    /// `generation_header()`, formatted on first use, with the `sequence` it was made for.
-    generation: std::sync::OnceLock<(u64, bytes::Bytes)>,
+    /// Which install this is, from 1 at start-up (0 until [`Snapshot::numbered`]).
+    sequence: u64,
+    /// [`Snapshot::label`], made with the sequence.
+    label: bytes::Bytes,
     /// One bit per base URL: set when it has a character markup escapes (`& < > " '`).
     /// Few do, so a metalink copies the others as they are without looking at them.
     url_markup: Vec<u64>,
@@ -158,14 +69,6 @@ pub struct HostTraits {
 
 /// [`Snapshot::base_url_scheme`] of a URL without `:` (or past the 255th distinct scheme).
 const NO_SCHEME: u8 = u8::MAX;
-
-/// `::ffff:a.b.c.d` is IPv4 everywhere (decision 2).
-pub fn canonical_ip(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    }
-}
 
 impl Snapshot {
     /// Loads and fully checks the bundle at `path`.
@@ -233,31 +136,7 @@ impl Snapshot {
         for (i, e) in data.netblock_countries.iter().enumerate() {
             country_nets.insert(&e.net, i as u32);
         }
-        let geo = match &data.geo {
-            ArchivedGeo::None => GeoIndex::None,
-            ArchivedGeo::Networks(list) => {
-                let mut map = NetMap::new();
-                for (i, e) in list.iter().enumerate() {
-                    map.insert(&e.net, i as u32);
-                }
-                GeoIndex::Networks(Box::new(map))
-            }
-            ArchivedGeo::Mmdb(mmdb) => {
-                let body = bytes.body();
-                let start = (mmdb.as_ptr() as usize).saturating_sub(body.as_ptr() as usize);
-                let source = GeoBytes {
-                    bytes: bytes.clone(),
-                    range: start..start + mmdb.len(),
-                };
-                let reader = maxminddb::Reader::from_source(source).map_err(|e| {
-                    BundleError::Inconsistent {
-                        path: path.to_path_buf(),
-                        message: format!("embedded GeoIP database: {e}"),
-                    }
-                })?;
-                GeoIndex::Mmdb(Box::new(reader))
-            }
-        };
+        let geo = GeoIndex::new(path, data, &bytes)?;
         tracing::debug!(
             path = %path.display(),
             bytes = bytes.body().len(),
@@ -283,7 +162,7 @@ impl Snapshot {
             country_nets,
             geo,
             sequence: 0,
-            generation: std::sync::OnceLock::new(),
+            label: bytes::Bytes::new(),
             url_markup,
             url_scheme,
             schemes,
@@ -314,16 +193,23 @@ impl Snapshot {
             .is_none_or(|word| word >> (idx % 64) & 1 == 1)
     }
 
-    /// The `X-Mirrorlist-Generation` value, `<generated_at>/<sequence>`: formatted once per
-    /// snapshot (the holder sets `sequence` before install), so a request only clones it.
-    pub fn generation_header(&self) -> bytes::Bytes {
-        let format = || bytes::Bytes::from(format!("{}/{}", self.generated_at(), self.sequence));
-        let (sequence, text) = self.generation.get_or_init(|| (self.sequence, format()));
-        if *sequence == self.sequence {
-            text.clone()
-        } else {
-            format()
-        }
+    /// This snapshot as install number `sequence` (from 1 at start-up): given once, while the
+    /// snapshot is still owned by whoever built it, never after it is shared.
+    pub fn numbered(mut self, sequence: u64) -> Snapshot {
+        self.sequence = sequence;
+        self.label = bytes::Bytes::from(format!("{}/{}", self.generated_at(), sequence));
+        self
+    }
+
+    /// Which install this is (0 for a snapshot never installed, as in `query`).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// `<generated_at>/<sequence>`: which data answered, made once per snapshot so that each
+    /// answer only clones it (the server sends it as `X-Mirrorlist-Generation`).
+    pub fn label(&self) -> bytes::Bytes {
+        self.label.clone()
     }
 
     /// Lets go of the resident pages of a mapped snapshot, which keeps serving (see
@@ -399,7 +285,7 @@ impl Snapshot {
     /// Every host netblock containing `ip`, as `(prefix length, hosts)`, least specific first.
     pub fn netblocks_of<'s>(&'s self, ip: IpAddr, out: &mut Vec<(u8, &'s [ArchivedIdx])>) {
         let mut found = Vec::new();
-        self.host_nets.covering(canonical_ip(ip), &mut found);
+        self.host_nets.covering(ip.to_canonical(), &mut found);
         if found.is_empty() {
             return;
         }
@@ -413,7 +299,7 @@ impl Snapshot {
 
     /// The ASN of the longest global prefix containing `ip`.
     pub fn asn_of(&self, ip: IpAddr) -> Option<u32> {
-        self.asn_nets.longest(canonical_ip(ip)).copied()
+        self.asn_nets.longest(ip.to_canonical()).copied()
     }
 
     /// Hosts that serve clients of `asn`.
@@ -427,26 +313,14 @@ impl Snapshot {
 
     /// The client's country: the most specific admin override, else the geo database.
     pub fn country_of(&self, ip: IpAddr) -> Option<String> {
-        let ip = canonical_ip(ip);
+        let ip = ip.to_canonical();
         let data = self.data();
         if let Some(&i) = self.country_nets.longest(ip) {
             if let Some(e) = data.netblock_countries.get(i as usize) {
                 return Some(e.country.as_str().to_string());
             }
         }
-        match &self.geo {
-            GeoIndex::None => None,
-            GeoIndex::Mmdb(reader) => crate::sources::geoip::country_of(reader, ip),
-            GeoIndex::Networks(map) => {
-                let i = *map.longest(ip)?;
-                match &data.geo {
-                    ArchivedGeo::Networks(list) => {
-                        list.get(i as usize).map(|e| e.country.as_str().to_string())
-                    }
-                    _ => None,
-                }
-            }
-        }
+        self.geo.country_of(data, ip)
     }
 
     /// The continent of a country (uppercase code).
@@ -544,66 +418,7 @@ fn _assert_send_sync() {
 
 #[cfg(test)]
 mod tests {
-    use super::{cmp_joined, NetMap};
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-    /// The covering prefixes by longest-prefix matches are `cover`'s, in the same order.
-    #[test]
-    fn covering_is_what_cover_finds() {
-        let mut map: NetMap<u32> = NetMap::new();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        // Nested prefixes around a few addresses, including /0 and full-length ones.
-        for i in 0..400u32 {
-            let r = next();
-            let len4 = (r % 33) as u8;
-            let a4 = Ipv4Addr::from(0x0a00_0000 | (r as u32 & 0x00ff_ff00) >> (r % 3));
-            map.v4
-                .insert(ipnet::Ipv4Net::new(a4, len4).unwrap().trunc(), i);
-            let len6 = (r % 129) as u8;
-            let a6 = Ipv6Addr::from((0x2a00u128 << 112) | (u128::from(r) << 40));
-            map.v6
-                .insert(ipnet::Ipv6Net::new(a6, len6).unwrap().trunc(), i);
-        }
-        let mut nested = 0;
-        for _ in 0..2000 {
-            let r = next();
-            let ips = [
-                IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (r as u32 & 0x00ff_ffff))),
-                IpAddr::V4(Ipv4Addr::from(r as u32)),
-                IpAddr::V6(Ipv6Addr::from((0x2a00u128 << 112) | (u128::from(r) << 40))),
-                IpAddr::V6(Ipv6Addr::from(u128::from(r) << 64 | u128::from(r))),
-            ];
-            for ip in ips {
-                let want: Vec<(u8, u32)> = match ip {
-                    IpAddr::V4(a) => map
-                        .v4
-                        .cover(&ipnet::Ipv4Net::from(a))
-                        .map(|(p, v)| (p.prefix_len(), *v))
-                        .collect(),
-                    IpAddr::V6(a) => map
-                        .v6
-                        .cover(&ipnet::Ipv6Net::from(a))
-                        .map(|(p, v)| (p.prefix_len(), *v))
-                        .collect(),
-                };
-                let mut got = vec![(99, 99)];
-                map.covering(ip, &mut got);
-                assert_eq!(got[0], (99, 99));
-                assert_eq!(got[1..], want[..], "{ip}");
-                nested += usize::from(want.len() >= 3);
-            }
-        }
-        assert!(
-            nested > 100,
-            "only {nested} lookups found 3 or more prefixes"
-        );
-    }
+    use super::cmp_joined;
 
     #[test]
     fn joined_compare_is_the_compare_of_the_concatenation() {

@@ -7,8 +7,6 @@
 
 use rkyv::{Archive, Deserialize, Serialize};
 
-pub use crate::build::raw::{ArchivedFileDetails, ArchivedInputDigest, FileDetails, InputDigest};
-
 /// A dense host index into [`SnapshotData::hosts`].
 pub type HostIdx = u32;
 
@@ -214,6 +212,41 @@ impl ArchivedNet {
             ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(v4), self.len)
                 .ok()
                 .map(ipnet::IpNet::V4)
+        }
+    }
+}
+
+/// Checksums, size and time of one version of a file (MirrorManager's FileDetailsType).
+#[derive(
+    Debug, Default, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct FileDetails {
+    pub timestamp: u64,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub sha512: String,
+}
+
+/// One input file and its digest, recorded in the bundle.
+#[derive(Debug, Default, Clone, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct InputDigest {
+    /// The file's path as given on the command line.
+    pub path: String,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// BLAKE3 of its contents, lowercase hex.
+    pub blake3: String,
+}
+
+impl InputDigest {
+    /// Digest of a file's bytes under the name it was read from.
+    pub fn of(path: &std::path::Path, contents: &[u8]) -> Self {
+        InputDigest {
+            path: path.display().to_string(),
+            bytes: contents.len() as u64,
+            blake3: blake3::hash(contents).to_hex().to_string(),
         }
     }
 }

@@ -15,49 +15,12 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::str::FromStr;
 
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, CommandFactory, FromArgMatches};
 
 use crate::cli::args::{Cli, Command};
-
-/// `--admin-listen`: an address for a separate admin listener, or `none` (the default: the
-/// public listener answers `/healthz`, `/readyz` and, to local peers, `/metrics`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AdminListen(pub Option<SocketAddr>);
-
-impl AdminListen {
-    /// The separate admin listener's address, if one was asked for: without one, the
-    /// public listener answers the admin paths itself ([`crate::http::admin`]).
-    pub fn address(given: Option<AdminListen>) -> Option<SocketAddr> {
-        given.and_then(|a| a.0)
-    }
-}
-
-impl FromStr for AdminListen {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.eq_ignore_ascii_case("none") {
-            return Ok(AdminListen(None));
-        }
-        s.parse()
-            .map(|a| AdminListen(Some(a)))
-            .map_err(|_| format!("expected ADDR:PORT (e.g. 127.0.0.1:9100) or `none`, got {s:?}"))
-    }
-}
-
-impl fmt::Display for AdminListen {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(a) => write!(f, "{a}"),
-            None => f.write_str("none"),
-        }
-    }
-}
 
 /// Why the command line could not be turned into a [`Cli`].
 #[derive(Debug)]
@@ -218,6 +181,7 @@ fn push_args(out: &mut Vec<String>, arg: &Arg, value: &toml::Value) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::args::AdminListen;
     use std::io::Write;
 
     fn config(text: &str) -> tempfile::NamedTempFile {

@@ -3,16 +3,21 @@
 //! a response needs (status, content type, body, redirect) plus what the logs and metrics
 //! want to know.
 
+pub mod render;
+pub mod request;
+pub mod resolve;
+pub mod select;
+
 use std::net::IpAddr;
 use std::time::SystemTime;
 
 use rand::Rng;
 
-use crate::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
-use crate::render::{metalink, text};
-use crate::request::{echoable, loggable, Mode, Params};
-use crate::resolve::{resolve, Refusal};
-use crate::select::{select, Criteria, Group};
+use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
+use crate::answer::render::{metalink, text};
+use crate::answer::request::{echoable, loggable, Mode, Params};
+use crate::answer::resolve::{resolve, Refusal};
+use crate::answer::select::{select, Criteria, Group};
 use crate::snapshot::model::HostIdx;
 use crate::snapshot::Snapshot;
 
@@ -252,9 +257,7 @@ pub fn answer_with<R: Rng + ?Sized>(
 
 /// `YYYY-MM-DD` in UTC.
 pub fn utc_date(now: SystemTime) -> String {
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = crate::clock::unix_seconds(now);
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     format!("{y:04}-{m:02}-{d:02}")
 }

@@ -2,7 +2,7 @@
 //! file a request names, or why it is refused. Status codes and bodies are the production
 //! server's; see `render` for the bytes.
 
-use crate::request::{echoable, Mode, Params};
+use crate::answer::request::{echoable, Mode, Params};
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
 

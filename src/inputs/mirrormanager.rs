@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::mm_cache::{self, MirrorList};
 use super::{continents, geoip, netblocks, read_file, InputError};
-use crate::build::raw::{
+use crate::inputs::raw::{
     FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
 };
 
@@ -359,7 +359,7 @@ impl Warner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::mm_cache::{
+    use crate::inputs::mm_cache::{
         IntRepeatedIntMap, IntStringMap, MirrorListCacheType, StringBoolMap, StringRepeatedIntMap,
         StringStringMap,
     };

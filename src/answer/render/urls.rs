@@ -1,7 +1,7 @@
 //! Which URLs of a host an answer lists (spec section 8.1-8.2, decision 6), and how a URL is
 //! put together from a base URL, the directory's subpath and the file.
 
-use crate::select::scheme_in;
+use crate::answer::select::scheme_in;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedHostUrls};
 use crate::snapshot::Snapshot;
 

@@ -10,35 +10,25 @@
 //! most two reloads. A reload that fails, or would install data older than what is served
 //! (without `--allow-older`), leaves the served snapshot untouched.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub mod store;
+pub mod watch;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::http::AppState;
-use crate::source::Source;
-
-/// Reload outcomes, for metrics and logs.
-#[derive(Debug, Default)]
-pub struct ReloadCounters {
-    pub ok: AtomicU64,
-    pub failed: AtomicU64,
-    /// Unix seconds of the last successful install (0: none yet).
-    pub last_ok_at: AtomicU64,
-    /// Unix seconds of the last failure (0: none yet).
-    pub last_failed_at: AtomicU64,
-    /// Milliseconds the last successful reload took, trigger to installed.
-    pub last_duration_ms: AtomicU64,
-}
+use crate::build::source::Source;
+pub use store::{ReloadCounters, Store};
 
 /// The least time between the starts of two reloads, unless configured otherwise.
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Loads and installs snapshots for one [`AppState`].
+/// Loads and installs snapshots into one [`Store`].
 pub struct Reloader {
     source: Source,
-    state: Arc<AppState>,
+    store: Arc<Store>,
     allow_older: bool,
     /// A reload has been asked for since the last one started.
     pending: AtomicBool,
@@ -49,7 +39,6 @@ pub struct Reloader {
     pending_since: Mutex<Option<Instant>>,
     /// Held for the whole of a reload: one at a time, whoever calls.
     running: tokio::sync::Mutex<()>,
-    next_sequence: AtomicU64,
     /// Called after each install attempt with its outcome (systemd notifications use it).
     hooks: Vec<Box<dyn Fn(ReloadEvent) + Send + Sync>>,
 }
@@ -66,7 +55,7 @@ pub enum ReloadEvent {
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
     #[error(transparent)]
-    Load(#[from] crate::source::LoadError),
+    Load(#[from] crate::build::source::LoadError),
     #[error("{origin}: data generated at {new} is older than the served data ({current}); refused (use --allow-older to roll back on purpose)")]
     Older {
         origin: String,
@@ -78,17 +67,16 @@ pub enum ReloadError {
 }
 
 impl Reloader {
-    pub fn new(source: Source, state: Arc<AppState>, allow_older: bool) -> Reloader {
+    pub fn new(source: Source, store: Arc<Store>, allow_older: bool) -> Reloader {
         Reloader {
             source,
-            state,
+            store,
             allow_older,
             pending: AtomicBool::new(false),
             wake: Notify::new(),
             min_interval: DEFAULT_MIN_INTERVAL,
             pending_since: Mutex::new(None),
             running: tokio::sync::Mutex::new(()),
-            next_sequence: AtomicU64::new(1),
             hooks: Vec::new(),
         }
     }
@@ -134,13 +122,15 @@ impl Reloader {
         tracing::info!(source = %self.source.describe(), waited_ms, "reload started");
         self.emit(ReloadEvent::Started);
         let result = self.load_and_install().await;
-        let counters = &self.state.reloads;
+        let counters = &self.store.reloads;
         match &result {
             Ok((sequence, load)) => {
                 // From the trigger (or the start, for the first load) to installed.
                 let took = triggered.unwrap_or(started).elapsed();
                 counters.ok.fetch_add(1, Ordering::Relaxed);
-                counters.last_ok_at.store(unix_now(), Ordering::Relaxed);
+                counters
+                    .last_ok_at
+                    .store(crate::clock::unix_now(), Ordering::Relaxed);
                 counters
                     .last_duration_ms
                     .store(took.as_millis() as u64, Ordering::Relaxed);
@@ -157,7 +147,9 @@ impl Reloader {
             }
             Err(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
-                counters.last_failed_at.store(unix_now(), Ordering::Relaxed);
+                counters
+                    .last_failed_at
+                    .store(crate::clock::unix_now(), Ordering::Relaxed);
                 tracing::error!(
                     source = %self.source.describe(),
                     error = %e,
@@ -172,7 +164,9 @@ impl Reloader {
     /// Returns the installed sequence and how long reading, checking and indexing took.
     async fn load_and_install(&self) -> Result<(u64, Duration), ReloadError> {
         let source = self.source.clone();
-        let current = self.state.snapshot.load_full();
+        let current = self.store.load_full();
+        // One reload at a time (`running`), so no other install can take this number.
+        let sequence = self.store.next_sequence();
         let allow_older = self.allow_older;
         // Everything slow, including dropping a snapshot that is refused, on a blocking thread.
         let (loaded, load) = tokio::task::spawn_blocking(move || {
@@ -198,15 +192,13 @@ impl Reloader {
         })
         .await
         .map_err(|e| ReloadError::Join(e.to_string()))?;
-        let (mut snapshot, warnings) = loaded?;
+        let (snapshot, warnings) = loaded?;
         if !warnings.is_empty() {
             tracing::warn!(count = warnings.len(), first = %warnings[0], "input lines skipped while loading");
         }
-        let sequence = self.next_sequence.fetch_add(1, Ordering::Relaxed);
-        snapshot.sequence = sequence;
-        // The install: one atomic pointer exchange (`store` is `swap` plus dropping the old
-        // value). Requests that loaded the old snapshot keep their `Arc` and finish on it.
-        let old = self.state.snapshot.swap(Some(Arc::new(snapshot)));
+        // The install: one atomic pointer exchange. Requests that loaded the old snapshot
+        // keep their `Arc` and finish on it.
+        let old = self.store.install(snapshot.numbered(sequence));
         if let Some(old) = old {
             // Freeing a mapped snapshot unmaps it, and when its file was replaced the kernel
             // then drops that file's page cache: tens of milliseconds for a large bundle, not
@@ -260,10 +252,3 @@ fn release(old: Arc<crate::snapshot::Snapshot>) {
 
 /// How long [`release`] waits for requests in flight on a replaced snapshot.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
-}

@@ -4,7 +4,7 @@
 //! the country/continent CSV, a GeoIP2 Country mmdb); `native` reads this project's own
 //! readable format (see `data/`). Errors name the file, the line or key, and what is wrong.
 //!
-//! [`RawData`]: crate::build::raw::RawData
+//! [`RawData`]: crate::inputs::raw::RawData
 
 pub mod continents;
 pub mod geoip;
@@ -12,6 +12,7 @@ pub mod mirrormanager;
 pub mod mm_cache;
 pub mod native;
 pub mod netblocks;
+pub mod raw;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

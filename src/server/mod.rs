@@ -6,7 +6,10 @@
 
 pub mod admin;
 pub mod client_addr;
+pub mod exporter;
+pub mod metrics;
 pub mod service;
+pub mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-pub use service::AppState;
+pub use state::AppState;
 
 /// Protocol limits, each with a flag in `serve` (README, "Limits").
 #[derive(Debug, Clone)]
@@ -63,16 +66,6 @@ impl Default for Limits {
             max_h2_streams: 100,
             drain_timeout: Duration::from_secs(10),
         }
-    }
-}
-
-/// Open-connection gauge, shared with metrics.
-#[derive(Debug, Default)]
-pub struct ConnectionCount(AtomicU64);
-
-impl ConnectionCount {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -512,7 +505,7 @@ where
         }
         let query_len = req.uri().query().map_or(0, str::len);
         if query_len > self.max_query_bytes {
-            if let Some(mode) = crate::request::Mode::from_path(req.uri().path()) {
+            if let Some(mode) = crate::answer::request::Mode::from_path(req.uri().path()) {
                 tracing::info!(peer = %self.peer, query_len, limit = self.max_query_bytes, "query string too long; answered 414");
                 self.state
                     .metrics

@@ -1,7 +1,7 @@
 //! The Metalink 3.0 document (spec section 9.2) and its failure form (9.3).
 
 use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail};
-use crate::select::Chosen;
+use crate::answer::select::Chosen;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
 use crate::snapshot::Snapshot;
 
@@ -370,7 +370,7 @@ mod tests {
                 }
                 out.push(b'>');
                 let mut url = Vec::new();
-                crate::render::urls::push_url(&mut url, base, dir, Some(file));
+                crate::answer::render::urls::push_url(&mut url, base, dir, Some(file));
                 naive(&url, &mut out);
                 out.extend_from_slice(b"</url>\n");
                 kept += 1;
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn urls_match_the_straightforward_rendering() {
-        use crate::select::Group;
+        use crate::answer::select::Group;
         use crate::snapshot::model::{Directory, Host, HostUrls, SnapshotData};
         let bases = [
             "https://a.example/pub",

@@ -21,10 +21,10 @@ use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::build::source::Source;
 use crate::build::Inputs;
+use crate::inputs::native;
 use crate::reload::Reloader;
-use crate::source::Source;
-use crate::sources::native;
 
 /// How long the watched directories must be quiet before a burst of events becomes a reload.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -256,7 +256,7 @@ mod tests {
     #[test]
     fn drop_in_inputs_are_watched_in_each_directory() {
         let source = Source::Inputs(Inputs::MirrorManager(
-            crate::sources::mirrormanager::MmPaths {
+            crate::inputs::mirrormanager::MmPaths {
                 cache: "/var/lib/mm/cache.proto".into(),
                 global_netblocks: "/var/lib/mm/nb.txt".into(),
                 cccsv: "/etc/mm/cc.csv".into(),

@@ -7,7 +7,7 @@
 //! order. Each directory gets Global / ByCountry / ByHostId lists. Every repository directory
 //! also gets its `repodata` directory, because metalink requests look for `repomd.xml` there.
 //!
-//! [`RawData`]: crate::build::raw::RawData
+//! [`RawData`]: crate::inputs::raw::RawData
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{continents, netblocks, read_file, InputError};
-use crate::build::raw::{
+use crate::inputs::raw::{
     FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
 };
 

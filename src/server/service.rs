@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -15,41 +14,10 @@ use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use hyper::{Request, Response, StatusCode};
 
 use super::admin::{Admin, MetricsAccess};
-use super::client_addr::{client_address, IpParamPolicy, TrustedProxies};
-use super::ConnectionCount;
-use crate::answer::{answer_with, Extras, Reply, Settings};
-use crate::metrics::Metrics;
-use crate::request::{Mode, Params};
-use crate::snapshot::Snapshot;
-use crate::stats::StatsLog;
-
-/// What every request shares.
-pub struct AppState {
-    /// The snapshot being served; empty until the first one is installed.
-    pub snapshot: ArcSwapOption<Snapshot>,
-    pub settings: Settings,
-    pub trusted: TrustedProxies,
-    pub ip_param: IpParamPolicy,
-    pub stats: Option<StatsLog>,
-    pub metrics: Metrics,
-    pub connections: ConnectionCount,
-    pub reloads: crate::reload::ReloadCounters,
-}
-
-impl AppState {
-    pub fn new(settings: Settings) -> AppState {
-        AppState {
-            snapshot: ArcSwapOption::empty(),
-            settings,
-            trusted: TrustedProxies::default(),
-            ip_param: IpParamPolicy::default(),
-            stats: None,
-            metrics: Metrics::default(),
-            connections: ConnectionCount::default(),
-            reloads: Default::default(),
-        }
-    }
-}
+use super::client_addr::client_address;
+use super::state::AppState;
+use crate::answer::request::{Mode, Params};
+use crate::answer::{answer_with, Extras, Reply};
 
 /// The per-connection service: the operator's endpoints ([`Admin`]), then the mirror ones.
 #[derive(Clone)]
@@ -108,7 +76,7 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
         state.metrics.observe(None, 404, None, started.elapsed());
         return respond(404, None, NOT_OURS.into(), None, None);
     };
-    let guard = state.snapshot.load();
+    let guard = state.store.load();
     let Some(snapshot) = guard.as_deref() else {
         state
             .metrics
@@ -156,8 +124,8 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
         reply.first_group,
         started.elapsed(),
     );
-    // Formatted once per snapshot; from_maybe_shared keeps the shared bytes (no copy).
-    let generation = HeaderValue::from_maybe_shared(snapshot.generation_header()).ok();
+    // Made once per snapshot; from_maybe_shared keeps the shared bytes (no copy).
+    let generation = HeaderValue::from_maybe_shared(snapshot.label()).ok();
     let Reply {
         status,
         content_type,

@@ -2,13 +2,17 @@
 //! before `compile` validates it and turns it into a dense, indexed [`SnapshotData`].
 //!
 //! Hosts, base URLs and directories still use the sources' own external ids here; `compile`
-//! assigns dense indices. Nothing here is archived or seen by the request path.
+//! assigns dense indices. Nothing defined here is archived or seen by the request path (the
+//! two archived types the sources fill in, file details and input digests, are the bundle's,
+//! in `snapshot::model`).
 //!
 //! [`SnapshotData`]: crate::snapshot::model::SnapshotData
 
 use std::collections::BTreeMap;
 
 use ipnet::IpNet;
+
+pub use crate::snapshot::model::{FileDetails, InputDigest};
 
 /// Everything one build reads, in source terms.
 #[derive(Debug, Default, Clone)]
@@ -83,19 +87,6 @@ pub struct RawRepoArch {
     pub directory: String,
 }
 
-/// Checksums, size and time of one version of a file (MirrorManager's FileDetailsType).
-#[derive(
-    Debug, Default, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
-pub struct FileDetails {
-    pub timestamp: u64,
-    pub size: u64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
-    pub sha512: String,
-}
-
 /// The geo database a build embeds.
 #[derive(Debug, Default, Clone)]
 pub enum RawGeo {
@@ -106,26 +97,4 @@ pub enum RawGeo {
     Mmdb(Vec<u8>),
     /// A list of networks and their countries (uppercase), e.g. from a `network,country` CSV.
     Networks(Vec<(IpNet, String)>),
-}
-
-/// One input file and its digest, recorded in the bundle.
-#[derive(Debug, Default, Clone, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub struct InputDigest {
-    /// The file's path as given on the command line.
-    pub path: String,
-    /// Its length in bytes.
-    pub bytes: u64,
-    /// BLAKE3 of its contents, lowercase hex.
-    pub blake3: String,
-}
-
-impl InputDigest {
-    /// Digest of a file's bytes under the name it was read from.
-    pub fn of(path: &std::path::Path, contents: &[u8]) -> Self {
-        InputDigest {
-            path: path.display().to_string(),
-            bytes: contents.len() as u64,
-            blake3: blake3::hash(contents).to_hex().to_string(),
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! The text mirrorlist: one header line, then one URL per line.
 
 use super::urls::{for_each_kept, for_each_ranked, push_url, Ranked, UrlPolicy, UrlTail};
-use crate::select::Chosen;
+use crate::answer::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
 

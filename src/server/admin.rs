@@ -2,7 +2,7 @@
 //!
 //! | path       | answer                                                                  |
 //! |------------|-------------------------------------------------------------------------|
-//! | `/metrics` | Prometheus text format ([`crate::metrics`])                             |
+//! | `/metrics` | Prometheus text format ([`crate::server::metrics`])                             |
 //! | `/healthz` | 200 while the process runs (liveness)                                   |
 //! | `/readyz`  | 200 once a snapshot is installed; 503 before that and while draining    |
 //!
@@ -35,8 +35,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::AppState;
-use crate::metrics::{self, Exporter};
+use super::exporter::{self, Exporter};
+use super::state::AppState;
 
 /// Admin connections served at once (scrapers and health checkers, not clients).
 const MAX_CONNECTIONS: usize = 64;
@@ -79,7 +79,7 @@ impl Admin {
         match req.uri().path() {
             "/metrics" if access.allows(peer, req.headers()) => Some(reply(
                 StatusCode::OK,
-                metrics::CONTENT_TYPE,
+                exporter::CONTENT_TYPE,
                 self.exporter.render(),
             )),
             "/healthz" => Some(reply(StatusCode::OK, TEXT, "ok\n".into())),
@@ -92,7 +92,7 @@ impl Admin {
         let unavailable = StatusCode::SERVICE_UNAVAILABLE;
         if self.draining.load(Ordering::Relaxed) {
             reply(unavailable, TEXT, "not ready: shutting down\n".into())
-        } else if self.state.snapshot.load().is_none() {
+        } else if !self.state.store.is_loaded() {
             reply(
                 unavailable,
                 TEXT,

@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::answer::Client;
-use crate::snapshot::canonical_ip;
 
 /// Who may send `ip=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
@@ -41,7 +40,7 @@ impl TrustedProxies {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical_ip(ip);
+        let ip = ip.to_canonical();
         self.0.iter().any(|n| n.contains(&ip))
     }
 }
@@ -63,7 +62,7 @@ pub fn client_address<'h>(
     trusted: &TrustedProxies,
     policy: IpParamPolicy,
 ) -> Resolved {
-    let peer = canonical_ip(peer);
+    let peer = peer.to_canonical();
     let peer_trusted = trusted.contains(peer);
     let honour_ip = match policy {
         IpParamPolicy::Any => true,
@@ -72,7 +71,7 @@ pub fn client_address<'h>(
     };
     if let (true, Some(value)) = (honour_ip, ip_param.filter(|v| !v.is_empty())) {
         let client = match value.trim().parse::<IpAddr>() {
-            Ok(ip) => Client::Addr(canonical_ip(ip)),
+            Ok(ip) => Client::Addr(ip.to_canonical()),
             Err(_) => Client::BadIp,
         };
         return Resolved {
@@ -122,11 +121,11 @@ pub fn client_address<'h>(
 /// An address as proxies write it: bare, `[v6]`, `[v6]:port` or `v4:port`.
 fn parse_forwarded_entry(text: &str) -> Option<IpAddr> {
     if let Ok(ip) = text.parse::<IpAddr>() {
-        return Some(canonical_ip(ip));
+        return Some(ip.to_canonical());
     }
     if let Some(rest) = text.strip_prefix('[') {
         let inner = rest.split(']').next()?;
-        return inner.parse::<IpAddr>().ok().map(canonical_ip);
+        return inner.parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
     }
     let (host, port) = text.rsplit_once(':')?;
     if port.bytes().all(|b| b.is_ascii_digit()) {
