@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::inputs::first_wins::FirstWins;
 use crate::inputs::raw::{RawData, RawGeo};
 use crate::snapshot::model::{
     AsnHosts, Continent, CountryContinent, CountryHosts, Directory, FileEntry, Geo, Host, HostIdx,
@@ -117,15 +118,13 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
 
     // Directories, sorted by name; the first of two with one name wins.
     let mut seen_dirs = BTreeMap::new();
+    let mut names = FirstWins::new();
     for dir in raw_dirs {
-        if seen_dirs.contains_key(&dir.name) {
-            warnings.push(format!(
-                "directory {:?}: listed twice; first kept",
-                dir.name
-            ));
-            continue;
+        if names.admit(dir.name.clone(), |name| {
+            warnings.push(format!("directory {name:?}: listed twice; first kept"))
+        }) {
+            seen_dirs.insert(dir.name.clone(), dir);
         }
-        seen_dirs.insert(dir.name.clone(), dir);
     }
     let mut directories = Vec::with_capacity(seen_dirs.len());
     for (name, dir) in seen_dirs {
@@ -421,22 +420,19 @@ impl PartialOrd for NetKey {
     }
 }
 
-/// Drops later entries whose key repeats in a sorted list (stable sort keeps source order).
+/// Drops later entries whose key repeats (in a list sorted by key, with source order kept).
 fn dedup_sorted<T>(
     list: &mut Vec<T>,
     key: impl Fn(&T) -> String,
     what: &str,
     warnings: &mut Vec<String>,
 ) {
-    let mut kept: Vec<T> = Vec::with_capacity(list.len());
-    for item in list.drain(..) {
-        if kept.last().is_some_and(|last| key(last) == key(&item)) {
-            warnings.push(format!("{what} {:?}: listed twice; first kept", key(&item)));
-            continue;
-        }
-        kept.push(item);
-    }
-    *list = kept;
+    let mut seen = FirstWins::new();
+    list.retain(|item| {
+        seen.admit(key(item), |k| {
+            warnings.push(format!("{what} {k:?}: listed twice; first kept"))
+        })
+    });
 }
 
 /// Index of the next element; data with more than 4 billion items is not a mirror list.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::lines::{parse_lines, Line};
 use super::InputError;
 
 /// Reads `CC,CONT` lines. The header (the first line, if its first field is not two
@@ -14,52 +15,28 @@ pub fn parse_csv(
     text: &str,
     warnings: &mut Vec<String>,
 ) -> Result<BTreeMap<String, String>, InputError> {
-    let mut out = BTreeMap::new();
-    let mut first = true;
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let header = std::mem::replace(&mut first, false);
+    let none_usable = "no usable `COUNTRY,CONTINENT` line: is this a country/continent CSV?";
+    let pairs = parse_lines(path, text, warnings, none_usable, |line, first| {
         let Some((country, continent)) = line.split_once(',') else {
-            warnings.push(format!(
-                "{}: line {}: expected `COUNTRY,CONTINENT`; skipped",
-                path.display(),
-                number + 1
-            ));
-            continue;
+            return Line::Skip("expected `COUNTRY,CONTINENT`".into());
         };
         let country = country.trim().trim_matches('"');
         let continent = continent.trim().trim_matches('"');
         if country.len() != 2 {
-            if !header {
-                warnings.push(format!(
-                    "{}: line {}: invalid country {country:?}; skipped",
-                    path.display(),
-                    number + 1
-                ));
-            }
-            continue; // the header line, as MirrorManager's readers treat it
+            // The first line may be the header, as MirrorManager's readers treat it.
+            return if first {
+                Line::Ignore
+            } else {
+                Line::Skip(format!("invalid country {country:?}"))
+            };
         }
         if continent.len() != 2 {
-            warnings.push(format!(
-                "{}: line {}: invalid continent {continent:?}; skipped",
-                path.display(),
-                number + 1
-            ));
-            continue;
+            return Line::Skip(format!("invalid continent {continent:?}"));
         }
-        out.insert(country.to_ascii_uppercase(), continent.to_ascii_uppercase());
-    }
-    if out.is_empty() {
-        return Err(InputError::new(
-            path,
-            "",
-            "no usable `COUNTRY,CONTINENT` line: is this a country/continent CSV?",
-        ));
-    }
-    Ok(out)
+        Line::Item((country.to_ascii_uppercase(), continent.to_ascii_uppercase()))
+    })?;
+    // A country listed twice: the later line wins, as in MirrorManager's readers.
+    Ok(pairs.into_iter().collect())
 }
 
 #[cfg(test)]

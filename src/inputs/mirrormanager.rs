@@ -6,11 +6,12 @@
 //! values of duplicate keys, stop a scan at the first bad netblock), we keep the first entry,
 //! skip the bad one, and say so in `RawData::warnings`, naming the file and the key.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use super::mm_cache::{self, MirrorList};
+use super::first_wins::FirstWins;
 use super::{continents, geoip, netblocks, read_file, InputError};
 use crate::inputs::raw::{
     FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
@@ -90,18 +91,17 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
 
     read_hosts(&mut w, list, &mut raw.hosts);
 
+    let mut seen = FirstWins::new();
     for url in &list.hc_url_cache {
-        if raw.base_urls.contains_key(&url.key) {
-            w.duplicate("HCUrlCache", url.key);
+        if !seen.admit(url.key, |k| w.duplicate("HCUrlCache", k)) {
             continue;
         }
         raw.base_urls.insert(url.key, url.value.clone());
     }
 
-    let mut seen_dirs = BTreeSet::new();
+    let mut seen_dirs = FirstWins::new();
     for dir in &list.mirror_list_cache {
-        if !seen_dirs.insert(dir.directory.as_str()) {
-            w.duplicate("MirrorListCache", &dir.directory);
+        if !seen_dirs.admit(dir.directory.as_str(), |k| w.duplicate("MirrorListCache", k)) {
             continue;
         }
         // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
@@ -133,6 +133,7 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
         let files = raw.file_details.entry(dir.directory.clone()).or_default();
         for f in &dir.file_details_cache_files {
             if files.contains_key(&f.filename) {
+                // Keyed by directory and name together: not a `FirstWins` table.
                 w.duplicate(
                     "FileDetailsCache",
                     format!("{}/{}", dir.directory, f.filename),
@@ -155,10 +156,9 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
         }
     }
 
-    let mut seen = BTreeSet::new();
+    let mut seen = FirstWins::new();
     for entry in &list.repo_arch_to_directory_name {
-        if !seen.insert(entry.key.as_str()) {
-            w.duplicate("RepoArchToDirectoryName", &entry.key);
+        if !seen.admit(entry.key.as_str(), |k| w.duplicate("RepoArchToDirectoryName", k)) {
             continue;
         }
         // The first `+` separates them: repo names never contain one, some arch-like
@@ -199,10 +199,9 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
         }
     }
 
-    let mut seen = BTreeSet::new();
+    let mut seen = FirstWins::new();
     for entry in &list.repository_redirect_cache {
-        if !seen.insert(entry.key.as_str()) {
-            w.duplicate("RepositoryRedirectCache", &entry.key);
+        if !seen.admit(entry.key.as_str(), |k| w.duplicate("RepositoryRedirectCache", k)) {
             continue;
         }
         raw.repo_redirects
@@ -251,26 +250,23 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
 /// Hosts from the three per-host tables. Other tables only reference hosts; `register` adds
 /// those, so compile sees every id the cache mentions.
 fn read_hosts(w: &mut Warner<'_>, list: &MirrorList, hosts: &mut BTreeMap<i64, RawHost>) {
-    let mut seen = BTreeSet::new();
+    let mut seen = FirstWins::new();
     for entry in &list.host_country_cache {
-        if !seen.insert(entry.key) {
-            w.duplicate("HostCountryCache", entry.key);
+        if !seen.admit(entry.key, |k| w.duplicate("HostCountryCache", k)) {
             continue;
         }
         hosts.entry(entry.key).or_default().country = entry.value.to_ascii_uppercase();
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = FirstWins::new();
     for entry in &list.host_bandwidth_cache {
-        if !seen.insert(entry.key) {
-            w.duplicate("HostBandwidthCache", entry.key);
+        if !seen.admit(entry.key, |k| w.duplicate("HostBandwidthCache", k)) {
             continue;
         }
         hosts.entry(entry.key).or_default().bandwidth = Some(entry.value);
     }
-    let mut seen = BTreeSet::new();
+    let mut seen = FirstWins::new();
     for entry in &list.host_country_allowed_cache {
-        if !seen.insert(entry.key) {
-            w.duplicate("HostCountryAllowedCache", entry.key);
+        if !seen.admit(entry.key, |k| w.duplicate("HostCountryAllowedCache", k)) {
             continue;
         }
         hosts.entry(entry.key).or_default().allowed_countries =
@@ -298,11 +294,10 @@ fn apply_continent_redirects(
         file,
         warnings: Vec::new(),
     };
-    let mut seen = BTreeSet::new();
+    let mut seen = FirstWins::new();
     for entry in &list.country_continent_redirect_cache {
         let country = entry.key.to_ascii_uppercase();
-        if !seen.insert(country.clone()) {
-            w.duplicate("CountryContinentRedirectCache", &entry.key);
+        if !seen.admit(country.clone(), |k| w.duplicate("CountryContinentRedirectCache", k)) {
             continue;
         }
         let continent = entry.value.to_ascii_uppercase();

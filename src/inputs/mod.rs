@@ -7,7 +7,9 @@
 //! [`RawData`]: crate::inputs::raw::RawData
 
 pub mod continents;
+pub mod first_wins;
 pub mod geoip;
+pub mod lines;
 pub mod mirrormanager;
 pub mod mm_cache;
 pub mod native;

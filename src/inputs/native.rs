@@ -17,6 +17,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::lines::{parse_lines, Line};
 use super::{continents, netblocks, read_file, InputError};
 use crate::inputs::raw::{
     FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
@@ -82,39 +83,25 @@ pub fn parse_geo(
     text: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(IpNet, String)>, InputError> {
-    let mut out = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let warn = |what: &str| format!("{}: line {}: {what}; skipped", path.display(), number + 1);
+    let none_usable = "no usable `network,country` line: is this a geo CSV?";
+    parse_lines(path, text, warnings, none_usable, |line, _| {
         let Some((network, country)) = line.split_once(',') else {
-            warnings.push(warn("expected `network,country`"));
-            continue;
+            return Line::Skip("expected `network,country`".into());
         };
         let network = network.trim().trim_matches('"');
         let country = country.trim().trim_matches('"');
         let Some(net) = netblocks::parse_net(network) else {
-            if !network.eq_ignore_ascii_case("network") {
-                warnings.push(warn(&format!("invalid network {network:?}")));
-            }
-            continue;
+            return if network.eq_ignore_ascii_case("network") {
+                Line::Ignore // the header
+            } else {
+                Line::Skip(format!("invalid network {network:?}"))
+            };
         };
-        let Some(country) = country_code(country) else {
-            warnings.push(warn(&format!("invalid country {country:?}")));
-            continue;
-        };
-        out.push((net, country));
-    }
-    if out.is_empty() {
-        return Err(InputError::new(
-            path,
-            "",
-            "no usable `network,country` line: is this a geo CSV?",
-        ));
-    }
-    Ok(out)
+        match country_code(country) {
+            Some(country) => Line::Item((net, country)),
+            None => Line::Skip(format!("invalid country {country:?}")),
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

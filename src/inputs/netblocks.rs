@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 
+use super::lines::{parse_lines, Line};
 use super::InputError;
 
 /// Parses `a.b.c.d/len`, `x::y/len`, or a bare address (a /32 or /128). Host bits are cleared,
@@ -29,37 +30,21 @@ pub fn parse_global(
     text: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(IpNet, u32)>, InputError> {
-    let mut out = Vec::new();
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let warn = |what: &str| format!("{}: line {}: {what}; skipped", path.display(), number + 1);
+    let none_usable = "no usable `PREFIX/LEN ASN` line: is this a global netblocks file?";
+    parse_lines(path, text, warnings, none_usable, |line, _| {
         let mut fields = line.split_whitespace();
         let (Some(prefix), Some(asn)) = (fields.next(), fields.next()) else {
-            warnings.push(warn("expected `PREFIX/LEN ASN`"));
-            continue;
+            return Line::Skip("expected `PREFIX/LEN ASN`".into());
         };
         let Some(net) = parse_net(prefix).filter(|n| prefix.contains('/') && n.prefix_len() > 0)
         else {
-            warnings.push(warn(&format!("invalid prefix {prefix:?}")));
-            continue;
+            return Line::Skip(format!("invalid prefix {prefix:?}"));
         };
-        let Ok(asn) = asn.parse::<u32>() else {
-            warnings.push(warn(&format!("invalid ASN {asn:?}")));
-            continue;
-        };
-        out.push((net, asn));
-    }
-    if out.is_empty() {
-        return Err(InputError::new(
-            path,
-            "",
-            "no usable `PREFIX/LEN ASN` line: is this a global netblocks file?",
-        ));
-    }
-    Ok(out)
+        match asn.parse::<u32>() {
+            Ok(asn) => Line::Item((net, asn)),
+            Err(_) => Line::Skip(format!("invalid ASN {asn:?}")),
+        }
+    })
 }
 
 #[cfg(test)]
