@@ -135,8 +135,8 @@ roll_started=$(date +%s%3N)
 "$bin" build --source "$work/data2" -o "$work/mirrorlist.bundle" >"$work/build2.out" 2>&1 \
   || die "second bundle build failed: $(cat "$work/build2.out")"
 rolled() {
-  [[ "$(metric 19101 mirrorlist_snapshot_generated_timestamp_seconds)" == "$new_generated" &&
-     "$(metric 19102 mirrorlist_snapshot_generated_timestamp_seconds)" == "$new_generated" ]]
+  [[ "$(metric 18081 mirrorlist_snapshot_generated_timestamp_seconds)" == "$new_generated" &&
+     "$(metric 18082 mirrorlist_snapshot_generated_timestamp_seconds)" == "$new_generated" ]]
 }
 wait_until 30 "both instances to install the new bundle" rolled
 roll_took=$(($(date +%s%3N) - roll_started))

@@ -22,6 +22,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use mirrorlist::answer::{answer, Client, Settings};
+use mirrorlist::build::compile;
 use mirrorlist::build::raw::{RawData, RawDirectory, RawGeo, RawHost};
 use mirrorlist::request::{Mode, Params};
 use mirrorlist::select::{select, Criteria, Group};
@@ -305,7 +306,7 @@ impl World {
     }
 
     fn snapshot(&self) -> Snapshot {
-        let compiled = mirrorlist::build::compile(self.raw(), "test", 0).expect("compile");
+        let compiled = compile(self.raw(), "test", 0).expect("compile");
         Snapshot::from_data(&compiled.data).expect("snapshot")
     }
 
