@@ -5,9 +5,7 @@
 //! (`decisions.md`): percent-decoding (1), client address and proxies (2), `ip=` policy and 400
 //! (3), requests that cannot panic (4), https > http > ftp per host (6), allowed countries (8).
 
-mod common;
-
-use common::{Response, Server};
+use crate::support::{request_raw, Response, Server};
 
 const NOT_OURS: &str = "We don't serve their kind here!";
 const MISSING: &str = "# either path=, or repo= and arch= must be specified";
@@ -38,11 +36,6 @@ fn f41_url(scheme: &str, host: &str) -> String {
     format!("{scheme}://{host}/pub/fedora/linux/releases/41/Everything/x86_64/os/")
 }
 
-/// The first line of a mirrorlist.
-fn header(r: &Response) -> String {
-    r.text().lines().next().unwrap_or("").to_string()
-}
-
 /// The URL lines of a mirrorlist.
 fn urls(r: &Response) -> Vec<String> {
     r.text().lines().skip(1).map(str::to_string).collect()
@@ -69,7 +62,7 @@ fn assert_list(r: &Response, want_header: &str) {
         r.header("x-mirrorlist-generation").is_some(),
         "answered requests carry x-mirrorlist-generation"
     );
-    assert_eq!(header(r), want_header, "{}", r.text());
+    assert_eq!(r.first_line(), want_header, "{}", r.text());
     assert!(r.text().ends_with('\n'));
 }
 
@@ -601,7 +594,7 @@ fn x_forwarded_for_from_a_trusted_proxy() {
         format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Forwarded-For: n")
             .into_bytes();
     bytes.extend_from_slice(b"\xe9pe, \xff\r\n\r\n");
-    let r = common::request_raw(s.addr(), &bytes, false);
+    let r = request_raw(s.addr(), &bytes, false);
     assert_list(&r, global);
 }
 
@@ -666,7 +659,7 @@ fn methods_do_not_matter() {
     let raw = format!(
         "POST /mirrorlist?{F41}&country=se HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\ncountry=de"
     );
-    let r = common::request_raw(s.addr(), raw.as_bytes(), false);
+    let r = request_raw(s.addr(), raw.as_bytes(), false);
     assert_list(&r, "# repo = fedora-41 arch = x86_64 country = se ");
     for method in ["PUT", "DELETE", "OPTIONS"] {
         let r = s.request(method, &format!("/mirrorlist?{F41}&country=se"), &[]);

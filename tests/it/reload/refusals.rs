@@ -12,15 +12,17 @@
 //! directory is put in the bundle's place (opening it works, reading it as a bundle cannot).
 //! When not root, a `chmod 000` file is tried as well.
 
-mod common;
-mod reload_util;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use mirrorlist::snapshot::bundle::{self, FORMAT_VERSION, HEADER_LEN};
 use mirrorlist::snapshot::model::{Directory, Host, Meta, RepoArch, SnapshotData};
-use reload_util::*;
+
+use crate::support::reload::{
+    bundle_bytes, count_messages, generation, log_lines, serve, wait_generation, wait_log, Hosts,
+    SAMPLE_GENERATED_AT,
+};
+use crate::support::{arg, replace_atomically, send_signal, tempdir, Server, METALINK, MIRRORLIST};
 
 const GEN_SERVED: u64 = SAMPLE_GENERATED_AT + 100;
 const GEN_NEWER: u64 = SAMPLE_GENERATED_AT + 200;
@@ -68,7 +70,7 @@ fn with_checksum(mut bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// The old generation still answers: header unchanged and a body of the old data.
-fn assert_still_served(server: &common::Server, served: (u64, u64), case: &str) {
+fn assert_still_served(server: &Server, served: (u64, u64), case: &str) {
     for target in [MIRRORLIST, METALINK] {
         let r = server.get(target);
         assert_eq!(r.status, 200, "{case}: {target}: {}", r.text());
@@ -82,9 +84,9 @@ fn assert_still_served(server: &common::Server, served: (u64, u64), case: &str) 
 }
 
 /// Triggers a reload by SIGHUP and waits for its failure line naming `path` and `reason`.
-fn refused_on_hup(server: &common::Server, path: &Path, reason: &str) -> String {
+fn refused_on_hup(server: &Server, path: &Path, reason: &str) -> String {
     let skip = log_lines(server).len();
-    hup(server);
+    send_signal(server.pid(), libc::SIGHUP);
     let (_, line) = wait_log(server, skip, &[FAILED, &arg(path), reason]);
     line
 }
@@ -184,7 +186,7 @@ fn bad_bundles_are_refused_and_the_old_generation_keeps_answering() {
     assert_eq!(count_messages(&server, 0, FAILED), refused);
     // Refusals changed nothing: a good newer bundle installs as the next sequence.
     replace_atomically(&path, &newer);
-    hup(&server);
+    send_signal(server.pid(), libc::SIGHUP);
     let next = wait_generation(&server, GEN_NEWER, sequence);
     assert_eq!(
         next,

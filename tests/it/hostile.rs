@@ -6,22 +6,19 @@
 //! Every connection has a short timeout, so the test is bounded in time whatever the server
 //! does; the request mix is generated from a fixed seed, so a failure can be replayed.
 
-mod common;
-mod hostile_support;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hostile_support::{
-    assert_answers_normally, assert_no_panic_logged, exchange, rss_kib, sample_args, tail, Outcome,
-    NORMAL,
-};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use common::Server;
+use crate::support::hostile::{
+    assert_answers_normally, assert_no_panic_logged, exchange, rss_kib, tail, try_rss_kib, Outcome,
+    NORMAL,
+};
+use crate::support::{sample_args, Server};
 
 /// How long one hostile connection may take before the client gives up on it.
 const PER_CONNECTION: Duration = Duration::from_secs(10);
@@ -480,15 +477,8 @@ fn ten_thousand_hostile_requests_leave_the_server_unharmed() {
         // Sample RSS while the barrage runs: the peak is what an operator would see.
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
-                if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                    if let Some(kib) = s
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmRSS:"))
-                        .and_then(|v| v.split_whitespace().next())
-                        .and_then(|v| v.parse::<u64>().ok())
-                    {
-                        peak.fetch_max(kib, Ordering::Relaxed);
-                    }
+                if let Some(kib) = try_rss_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -4,14 +4,13 @@
 //! Both need Debian's `systemd` package (`systemd-analyze`, `systemd-socket-activate`), which
 //! `.ci/run` installs; without it these tests fail and say what to install.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+
+use crate::support::{data_dir, free_port, get, without_mirrorlist_env, BIN, LIMIT};
 
 /// Where the units run the server from (their `ExecStart=`).
 const INSTALLED: &str = "/usr/bin/mirrorlist";
@@ -63,7 +62,7 @@ fn ensure_installed() -> bool {
     if target.symlink_metadata().is_ok() {
         let _ = std::fs::remove_file(target);
     }
-    match std::os::unix::fs::symlink(common::BIN, target) {
+    match std::os::unix::fs::symlink(BIN, target) {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => target.exists(),
         Err(_) => false,
@@ -90,7 +89,7 @@ fn systemd_analyze_verify_is_clean() {
             let text = std::fs::read_to_string(&file).unwrap();
             std::fs::write(
                 copy.join(file.file_name().unwrap()),
-                text.replace(INSTALLED, common::BIN),
+                text.replace(INSTALLED, BIN),
             )
             .unwrap();
         }
@@ -128,25 +127,18 @@ fn systemd_analyze_verify_is_clean() {
 fn serves_on_a_socket_passed_by_systemd() {
     require("systemd-socket-activate");
     // A free port for the activator (released just before it binds it again).
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut cmd = Command::new("systemd-socket-activate");
-    cmd.args(["-l", &addr.to_string(), common::BIN, "serve", "--source"])
-        .arg(repo().join("data"))
+    cmd.args(["-l", &addr.to_string(), BIN, "serve", "--source"])
+        .arg(data_dir())
         .args(["--port", "1", "--admin-listen", "none"]) // port 1: proves it is not used
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("MIRRORLIST_") {
-            cmd.env_remove(&key);
-        }
-    }
-    let mut child = cmd.spawn().expect("spawn systemd-socket-activate");
+    let mut child = without_mirrorlist_env(&mut cmd)
+        .spawn()
+        .expect("spawn systemd-socket-activate");
     struct Kill(std::process::Child);
     impl Drop for Kill {
         fn drop(&mut self) {
@@ -175,7 +167,7 @@ fn serves_on_a_socket_passed_by_systemd() {
     let wait_line = |prefix: &str| -> String {
         loop {
             let line = rx
-                .recv_timeout(Duration::from_secs(60))
+                .recv_timeout(LIMIT)
                 .unwrap_or_else(|_| panic!("no line starting with {prefix:?}"));
             if line.starts_with(prefix) {
                 return line;
@@ -184,13 +176,13 @@ fn serves_on_a_socket_passed_by_systemd() {
     };
     wait_line(&format!("Listening on {addr}")); // the activator is listening
                                                 // The first connection makes the activator exec the server; it waits in the queue.
-    let r = common::get(addr, "/mirrorlist?repo=fedora-42&arch=x86_64");
+    let r = get(addr, "/mirrorlist?repo=fedora-42&arch=x86_64");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         wait_line("Listening on http://"),
         format!("Listening on http://{addr}")
     );
-    let r = common::get(addr, "/metalink?repo=fedora-42&arch=x86_64");
+    let r = get(addr, "/metalink?repo=fedora-42&arch=x86_64");
     assert_eq!(r.status, 200);
     drop(child);
 }

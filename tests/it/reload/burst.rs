@@ -8,12 +8,13 @@
 //! interval is what makes "at most two" hold for any burst shorter than it. The server runs
 //! with the default.
 
-mod common;
-mod reload_util;
-
 use std::time::{Duration, Instant};
 
-use reload_util::*;
+use crate::support::reload::{
+    bundle_bytes, count_messages, generation, log_lines, serve, wait_generation, Hosts,
+    SAMPLE_GENERATED_AT,
+};
+use crate::support::{arg, replace_atomically, send_signal, tempdir, MIRRORLIST};
 
 const GEN_1: u64 = SAMPLE_GENERATED_AT + 100;
 const GEN_2: u64 = SAMPLE_GENERATED_AT + 200;
@@ -61,7 +62,7 @@ fn fifty_sighups_in_a_second_run_at_most_two_reloads_of_the_newest_input() {
             if i == SIGNALS / 2 {
                 replace_atomically(&path, &last_bytes);
             }
-            hup(&server);
+            send_signal(server.pid(), libc::SIGHUP);
             std::thread::sleep(SPACING);
         }
         let sent_in = started.elapsed();

@@ -21,16 +21,17 @@
 //! the test fails: it does not skip.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mirrorlist");
+use crate::support::{arg, try_wait_for, Server, BIN};
+
 const ARIA2_TIMEOUT: Duration = Duration::from_secs(60);
 /// aria2c's exit status for "checksum validation failed" (aria2c(1), EXIT STATUS).
 const ARIA2_CHECKSUM_FAILED: i32 = 32;
@@ -167,78 +168,6 @@ fn byte_range(header: &str, len: usize) -> Option<(usize, usize)> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The server under test.
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(bundle: &Path, stderr_log: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1", "--port", "0", "--bundle"])
-            .arg(bundle)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(stderr_log).unwrap())
-            .spawn()
-            .expect("start mirrorlist serve");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("Listening on http://") {
-                    let _ = tx.send(addr.trim().to_string());
-                }
-            }
-        });
-        let mut server = Server {
-            child,
-            addr: String::new(),
-        };
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => server.addr = addr,
-            Err(_) => panic!(
-                "mirrorlist serve did not print `Listening on` within 30 s; its stderr:\n{}",
-                std::fs::read_to_string(stderr_log).unwrap_or_default()
-            ),
-        }
-        server
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One GET over a fresh connection; returns (status line, headers, body).
-fn http_get(addr: &str, target: &str) -> (String, String, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connect to mirrorlist serve");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = raw[split + 4..].to_vec();
-    let (status, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
-    (status.to_string(), headers.to_ascii_lowercase(), body)
-}
-
-// ---------------------------------------------------------------------------------------------
 // aria2c.
 
 /// Checks aria2c is installed; fails the test (never skips) if it is not.
@@ -300,30 +229,25 @@ fn aria2c(url: &str, out_dir: &Path, log_dir: &Path, name: &str) -> (ExitStatus,
         cmd.env_remove(var);
     }
     let mut child = cmd.spawn().expect("start aria2c");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for aria2c") {
-            break status;
-        }
-        if started.elapsed() > ARIA2_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "aria2c ({name}) did not finish within {ARIA2_TIMEOUT:?}; output:\n{}",
-                std::fs::read_to_string(&console).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let Some(status) = try_wait_for(ARIA2_TIMEOUT, || child.try_wait().expect("wait for aria2c"))
+    else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "aria2c ({name}) did not finish within {ARIA2_TIMEOUT:?}; output:\n{}",
+            std::fs::read_to_string(&console).unwrap_or_default()
+        );
     };
     let output = format!(
         "--- console ---\n{}\n--- log (tail) ---\n{}",
         std::fs::read_to_string(&console).unwrap_or_default(),
-        tail(&std::fs::read_to_string(&log).unwrap_or_default(), 60)
+        last_lines(&std::fs::read_to_string(&log).unwrap_or_default(), 60)
     );
     (status, output)
 }
 
-fn tail(text: &str, lines: usize) -> String {
+/// The last `lines` lines of `text`.
+fn last_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
@@ -552,18 +476,22 @@ bandwidth = 100
         String::from_utf8_lossy(&built.stderr)
     );
 
-    let server = Server::start(&bundle, &root.join("serve.stderr"));
+    let server = Server::start(&["--listen", "127.0.0.1", "--bundle", &arg(&bundle)]);
     let metalink_url =
-        |repo: &str| format!("http://{}/metalink?repo={repo}&arch=x86_64", server.addr);
+        |repo: &str| format!("http://{}/metalink?repo={repo}&arch=x86_64", server.addr());
 
     // What the metalink says, read directly: the hash and size aria2c is going to check, the
     // older version as an alternate, and the stale (netblock) mirror first.
-    let (status, headers, body) = http_get(&server.addr, "/metalink?repo=testrepo&arch=x86_64");
-    let doc = String::from_utf8(body).unwrap();
-    assert!(status.contains(" 200 "), "{status}\n{doc}");
+    let r = server.get("/metalink?repo=testrepo&arch=x86_64");
+    let doc = String::from_utf8(r.body.clone()).unwrap();
+    assert_eq!(r.status, 200, "{doc}");
+    let content_type = r.header("content-type").unwrap_or_default();
     assert!(
-        headers.contains("content-type: application/metalink+xml"),
-        "{headers}"
+        content_type
+            .to_ascii_lowercase()
+            .starts_with("application/metalink+xml"),
+        "{:?}",
+        r.headers
     );
     let current_hash = format!("<hash type=\"sha256\">{}</hash>", sha256_hex(&current));
     let older_hash = format!("<hash type=\"sha256\">{}</hash>", sha256_hex(&older));

@@ -5,19 +5,16 @@
 //! client sees EOF), not before the timeout and not much after it. A second test runs the
 //! server out of file descriptors and shows it backs off and recovers.
 
-mod common;
-mod hostile_support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Server;
-use hostile_support::{
-    assert_answers_normally, assert_no_panic_logged, poll_until, raise_nofile, sample_args, NORMAL,
+use crate::support::hostile::{
+    assert_answers_normally, assert_no_panic_logged, raise_nofile, NORMAL,
 };
+use crate::support::{get, sample_args, try_wait_for, wait_for, Server, BIN, IO_LIMIT};
 
 /// `--header-read-timeout` for these servers, in seconds.
 const HEADER_TIMEOUT: u64 = 3;
@@ -57,7 +54,7 @@ struct SlowConn {
 }
 
 fn open(addr: SocketAddr, kind: Slow) -> SlowConn {
-    let mut stream = TcpStream::connect_timeout(&addr, common::IO_LIMIT).expect("connect");
+    let mut stream = TcpStream::connect_timeout(&addr, IO_LIMIT).expect("connect");
     stream.set_nodelay(true).unwrap();
     let mut since = Instant::now();
     let request = b"GET /mirrorlist?repo=fedora-42&arch=x86_64&country=DE&protocol=https HTTP/1.1\r\nHost: slow\r\nUser-Agent: a-very-slow-client\r\n\r\n";
@@ -72,7 +69,7 @@ fn open(addr: SocketAddr, kind: Slow) -> SlowConn {
         }
         Slow::TrickleH2 => b"PRI * HTTP/2.0\r\n\r\nSM".to_vec(),
         Slow::IdleKeepAlive => {
-            stream.set_read_timeout(Some(common::IO_LIMIT)).unwrap();
+            stream.set_read_timeout(Some(IO_LIMIT)).unwrap();
             stream
                 .write_all(
                     b"GET /mirrorlist?repo=fedora-42&arch=x86_64 HTTP/1.1\r\nHost: slow\r\n\r\n",
@@ -149,12 +146,7 @@ fn tick(conns: &mut [SlowConn], trickle: bool) {
 /// The server's `mirrorlist_open_connections` gauge; a scrape without it fails the test (a
 /// renamed metric must not turn the checks that use it into no-ops).
 fn open_connections_gauge(server: &Server) -> u64 {
-    let metrics = common::get(server.admin_addr(), "/metrics").text();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("mirrorlist_open_connections "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no mirrorlist_open_connections in /metrics:\n{metrics}"))
+    server.metric("mirrorlist_open_connections")
 }
 
 #[test]
@@ -255,7 +247,7 @@ fn a_thousand_slow_connections_are_timed_out_while_others_are_served() {
 fn running_out_of_file_descriptors_backs_off_and_recovers() {
     // The server gets an open-file limit of 128 (soft and hard, so it cannot raise it) and
     // the default --max-connections of 10,000: 200 idle clients exhaust its descriptors.
-    let mut cmd = Command::new(common::BIN);
+    let mut cmd = Command::new(BIN);
     cmd.arg("serve").args(sample_args()).args([
         "--header-read-timeout",
         "2",
@@ -280,22 +272,27 @@ fn running_out_of_file_descriptors_backs_off_and_recovers() {
     let mut server = Server::spawn(cmd);
     let reference = server.get(NORMAL);
     assert_eq!(reference.status, 200);
-    assert!(
-        poll_until(Duration::from_secs(10), || server
+    let warned = try_wait_for(Duration::from_secs(10), || {
+        server
             .stderr()
-            .contains("open-file limit is below --max-connections")),
+            .contains("open-file limit is below --max-connections")
+            .then_some(())
+    });
+    assert!(
+        warned.is_some(),
         "no warning about the open-file limit:\n{}",
         server.stderr()
     );
 
     let idle: Vec<TcpStream> = (0..200)
-        .map(|_| TcpStream::connect_timeout(&server.addr(), common::IO_LIMIT).expect("connect"))
+        .map(|_| TcpStream::connect_timeout(&server.addr(), IO_LIMIT).expect("connect"))
         .collect();
     // The kernel completes the handshakes; the server cannot accept them all.
+    let hit = try_wait_for(Duration::from_secs(10), || {
+        server.stderr().contains("accept failed").then_some(())
+    });
     assert!(
-        poll_until(Duration::from_secs(10), || server
-            .stderr()
-            .contains("accept failed")),
+        hit.is_some(),
         "the server never hit its descriptor limit:\n{}",
         server.stderr()
     );
@@ -309,7 +306,7 @@ fn running_out_of_file_descriptors_backs_off_and_recovers() {
         started.elapsed()
     );
     for mut s in idle {
-        s.set_read_timeout(Some(common::IO_LIMIT)).unwrap();
+        s.set_read_timeout(Some(IO_LIMIT)).unwrap();
         let mut buf = [0u8; 64];
         // EOF (or a reset) once the server has accepted and timed the connection out.
         match s.read(&mut buf) {
@@ -342,11 +339,13 @@ fn beyond_max_connections_new_ones_wait_then_are_served() {
     // Ten silent clients take every slot ...
     let opened = Instant::now();
     let silent: Vec<TcpStream> = (0..10)
-        .map(|_| TcpStream::connect_timeout(&server.addr(), common::IO_LIMIT).expect("connect"))
+        .map(|_| TcpStream::connect_timeout(&server.addr(), IO_LIMIT).expect("connect"))
         .collect();
-    assert!(poll_until(Duration::from_secs(10), || {
-        open_connections_gauge(&server) >= 10
-    }));
+    wait_for(
+        "the 10 silent connections open at the server",
+        Duration::from_secs(10),
+        || (open_connections_gauge(&server) >= 10).then_some(()),
+    );
     // ... so the eleventh waits in the accept queue (it is not refused) until the header
     // read timeout frees a slot, and is then answered.
     let r = server.get(NORMAL);
@@ -369,8 +368,8 @@ fn idle_timeout_closes_a_quiet_keep_alive_connection() {
     let mut args = sample_args();
     args.extend(["--header-read-timeout", "30", "--idle-timeout", "2"].map(String::from));
     let server = Server::start(&args);
-    let mut stream = TcpStream::connect_timeout(&server.addr(), common::IO_LIMIT).unwrap();
-    stream.set_read_timeout(Some(common::IO_LIMIT)).unwrap();
+    let mut stream = TcpStream::connect_timeout(&server.addr(), IO_LIMIT).unwrap();
+    stream.set_read_timeout(Some(IO_LIMIT)).unwrap();
     stream
         .write_all(b"GET /mirrorlist?repo=fedora-42&arch=x86_64 HTTP/1.1\r\nHost: idle\r\n\r\n")
         .unwrap();
@@ -422,7 +421,7 @@ fn stalled_h2_preface_connections_cost_no_cpu() {
     // Long enough that none of them times out while the CPU is measured.
     args.extend(["--header-read-timeout", "60"].map(String::from));
     let mut server = Server::start(&args);
-    let reference = common::get(server.addr(), NORMAL);
+    let reference = get(server.addr(), NORMAL);
     assert_eq!(reference.status, 200);
     let conns: Vec<TcpStream> = (0..1_000)
         .map(|_| {
@@ -432,10 +431,10 @@ fn stalled_h2_preface_connections_cost_no_cpu() {
         })
         .collect();
     // Let the server take them all in (the open-connections gauge counts them).
-    assert!(
-        poll_until(Duration::from_secs(30), || open_connections_gauge(&server)
-            >= 1_000),
-        "the server never had the 1,000 connections open"
+    wait_for(
+        "the server to have the 1,000 connections open",
+        Duration::from_secs(30),
+        || (open_connections_gauge(&server) >= 1_000).then_some(()),
     );
     let window = Duration::from_secs(3);
     let before = cpu_time(server.pid());

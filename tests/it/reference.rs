@@ -19,13 +19,11 @@
 //! Where we differ on purpose, the case adjusts the expectation and names the decision of
 //! `decisions.md` (in a comment and in the failure message).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Response, Server};
+use crate::support::{mm_small, parse_response, Response, Server};
 
 /// The cache's `Time`: the generation half of `x-mirrorlist-generation`.
 const CACHE_TIME: &str = "1795439232";
@@ -43,7 +41,7 @@ const AU: &str = "mirror.au.example.org";
 const PRIVATE: &str = "private.corp.example.com";
 
 fn reference_dir() -> PathBuf {
-    common::mm_small("reference-answers")
+    mm_small("reference-answers")
 }
 
 /// One reference file, parsed.
@@ -92,7 +90,7 @@ impl Reference {
             }
         }
         let head_request = method == "HEAD";
-        let response = common::parse_response(&bytes[at + sep.len()..], head_request);
+        let response = parse_response(&bytes[at + sep.len()..], head_request);
         Reference {
             method,
             target,

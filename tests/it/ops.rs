@@ -6,71 +6,24 @@
 //! Nothing here sleeps to wait for the server: every wait polls for the observable state with
 //! a generous upper bound, so a loaded 2-core machine is slower, not flaky.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Response, Server, BIN};
-
-/// Upper bound for any wait on the server (start-up, a reload, an exit). Only a bound.
-const LIMIT: Duration = Duration::from_secs(60);
-
-const MIRRORLIST: &str = "/mirrorlist?repo=fedora-42&arch=x86_64";
-const METALINK: &str = "/metalink?repo=fedora-42&arch=x86_64";
-
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
-}
-
-/// A copy of `data/` in a fresh temporary directory (for tests that change the inputs).
-fn data_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(data_dir()).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
-/// Polls `check` until it returns `Some`, panicking with `what` after [`LIMIT`].
-fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + LIMIT;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{name} {pid} failed");
-}
+use crate::support::{
+    data_copy, data_dir, free_port, get, parse_response, send_signal, wait_for,
+    without_mirrorlist_env, Response, Server, BIN, LIMIT, METALINK, MIRRORLIST,
+};
 
 /// Waits (polling) for the child to exit and returns its status.
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    wait_for("the server to exit", || child.try_wait().unwrap())
-}
-
-fn admin(server: &Server) -> SocketAddr {
-    server.admin_addr()
+    wait_for("the server to exit", LIMIT, || child.try_wait().unwrap())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -227,7 +180,7 @@ fn parse_prometheus(text: &str) -> Scrape {
 }
 
 fn scrape(admin: SocketAddr) -> Scrape {
-    let r = common::get(admin, "/metrics");
+    let r = get(admin, "/metrics");
     assert_eq!(r.status, 200);
     let ct = r.header("content-type").unwrap_or("");
     assert!(
@@ -279,9 +232,9 @@ fn metrics_parse_and_move_with_traffic() {
         .expect("--admin-listen printed its address");
     assert_ne!(admin, server.addr());
 
-    assert_eq!(common::get(admin, "/healthz").status, 200);
-    assert_eq!(common::get(admin, "/readyz").status, 200);
-    assert_eq!(common::get(admin, "/nothing").status, 404);
+    assert_eq!(get(admin, "/healthz").status, 200);
+    assert_eq!(get(admin, "/readyz").status, 200);
+    assert_eq!(get(admin, "/nothing").status, 404);
 
     let before = scrape(admin);
     assert_eq!(before.get("mirrorlist_ready"), 1.0);
@@ -345,31 +298,31 @@ fn metrics_parse_and_move_with_traffic() {
     let held: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(server.addr()).unwrap())
         .collect();
-    wait_for("3 open connections", || {
+    wait_for("3 open connections", LIMIT, || {
         (scrape(admin).get("mirrorlist_open_connections") >= 3.0).then_some(())
     });
     drop(held);
-    wait_for("connections to close", || {
+    wait_for("connections to close", LIMIT, || {
         (scrape(admin).get("mirrorlist_open_connections") == 0.0).then_some(())
     });
 
     // Statistics-log lines: one per answer with a repo (the written count is the writer's).
-    wait_for("statistics-log lines written", || {
+    wait_for("statistics-log lines written", LIMIT, || {
         (scrape(admin).get("mirrorlist_stats_log_lines_written_total") >= 8.0).then_some(())
     });
     assert_eq!(after.get("mirrorlist_stats_log_lines_dropped_total"), 0.0);
 
     // Reloads: one that works, then one that fails.
-    signal(server.pid(), "HUP");
-    wait_for("a second install", || {
+    send_signal(server.pid(), libc::SIGHUP);
+    wait_for("a second install", LIMIT, || {
         let s = scrape(admin);
         (s.get("mirrorlist_reloads_total{result=\"ok\"}") == 2.0
             && s.get("mirrorlist_snapshot_sequence") == 2.0)
             .then_some(())
     });
     std::fs::write(dir.path().join("mirrors.toml"), "this is = = not toml\n").unwrap();
-    signal(server.pid(), "HUP");
-    let failed = wait_for("a failed reload", || {
+    send_signal(server.pid(), libc::SIGHUP);
+    let failed = wait_for("a failed reload", LIMIT, || {
         let s = scrape(admin);
         (s.get("mirrorlist_reloads_total{result=\"failed\"}") == 1.0).then_some(s)
     });
@@ -380,7 +333,7 @@ fn metrics_parse_and_move_with_traffic() {
         "still serving"
     );
     assert_eq!(
-        common::get(admin, "/readyz").status,
+        get(admin, "/readyz").status,
         200,
         "a failed reload keeps ready"
     );
@@ -414,10 +367,10 @@ fn readyz_is_503_until_the_first_snapshot() {
         .expect("admin address");
 
     // The load is blocked on the pipe: not ready, but alive, and the metrics say so.
-    let r = common::get(admin, "/readyz");
+    let r = get(admin, "/readyz");
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(r.text().contains("no snapshot"), "{}", r.text());
-    assert_eq!(common::get(admin, "/healthz").status, 200);
+    assert_eq!(get(admin, "/healthz").status, 200);
     assert_eq!(scrape(admin).get("mirrorlist_ready"), 0.0);
     assert!(!child.has_line("Listening on"));
 
@@ -439,14 +392,14 @@ fn readyz_is_503_until_the_first_snapshot() {
         .expect("wrote mirrors.toml into the pipe");
     writer.join().unwrap();
 
-    wait_for("/readyz to turn 200", || {
-        (common::get(admin, "/readyz").status == 200).then_some(())
+    wait_for("/readyz to turn 200", LIMIT, || {
+        (get(admin, "/readyz").status == 200).then_some(())
     });
     assert_eq!(scrape(admin).get("mirrorlist_ready"), 1.0);
     let public: SocketAddr = child.wait_line("Listening on http://").parse().unwrap();
-    assert_eq!(common::get(public, MIRRORLIST).status, 200);
+    assert_eq!(get(public, MIRRORLIST).status, 200);
 
-    signal(child.pid(), "TERM");
+    send_signal(child.pid(), libc::SIGTERM);
     assert!(wait_exit(&mut child.child).success());
 }
 
@@ -580,14 +533,14 @@ fn sigterm_under_load_loses_no_request_in_flight() {
         })
         .collect();
 
-    wait_for("load to build up", || {
+    wait_for("load to build up", LIMIT, || {
         (outcomes.lock().unwrap().len() >= 300).then_some(())
     });
     let signalled = Instant::now();
-    signal(server.pid(), "TERM");
+    send_signal(server.pid(), libc::SIGTERM);
 
     // Once the server has stopped accepting, finish the half-sent requests.
-    wait_for("the listener to close", || {
+    wait_for("the listener to close", LIMIT, || {
         TcpStream::connect(addr).is_err().then_some(())
     });
     for s in &partial {
@@ -596,7 +549,7 @@ fn sigterm_under_load_loses_no_request_in_flight() {
     for s in partial {
         let mut bytes = Vec::new();
         (&s).read_to_end(&mut bytes).expect("read the answer");
-        let r: Response = common::parse_response(&bytes, false);
+        let r: Response = parse_response(&bytes, false);
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(
             r.header("content-length")
@@ -673,8 +626,8 @@ fn second_sigint_exits_at_once() {
     let held = TcpStream::connect(addr).unwrap();
     (&held).write_all(b"GET /mirrorlist HTTP/1.1\r\n").unwrap();
     assert_eq!(server.get(MIRRORLIST).status, 200);
-    signal(server.pid(), "INT");
-    wait_for("the listener to close", || {
+    send_signal(server.pid(), libc::SIGINT);
+    wait_for("the listener to close", LIMIT, || {
         TcpStream::connect(addr).is_err().then_some(())
     });
     assert!(
@@ -683,11 +636,11 @@ fn second_sigint_exits_at_once() {
     );
     // While draining, the admin listener still answers, and says not ready (load balancers
     // stop sending new clients).
-    let r = common::get(admin, "/readyz");
+    let r = get(admin, "/readyz");
     assert_eq!(r.status, 503, "{}", r.text());
-    assert_eq!(common::get(admin, "/healthz").status, 200);
+    assert_eq!(get(admin, "/healthz").status, 200);
     let signalled = Instant::now();
-    signal(server.pid(), "INT");
+    send_signal(server.pid(), libc::SIGINT);
     let status = wait_exit(server.child_mut());
     assert_eq!(status.code(), Some(130), "{}", server.stderr());
     assert!(signalled.elapsed() < Duration::from_secs(60));
@@ -714,18 +667,20 @@ fn sigusr1_reopens_the_statistics_log() {
     };
 
     assert_eq!(server.get(MIRRORLIST).status, 200);
-    wait_for("the first line", || (lines(&log).len() == 1).then_some(()));
+    wait_for("the first line", LIMIT, || {
+        (lines(&log).len() == 1).then_some(())
+    });
     std::fs::rename(&log, &rotated).unwrap();
 
     // The writer creates the file again when it reopens; only then does the next line have
     // to go there (a line queued before the signal arrived may still reach the old file).
-    signal(server.pid(), "USR1");
-    wait_for("the reopened file", || log.exists().then_some(()));
+    send_signal(server.pid(), libc::SIGUSR1);
+    wait_for("the reopened file", LIMIT, || log.exists().then_some(()));
     assert_eq!(
         server.get("/mirrorlist?repo=fedora-41&arch=aarch64").status,
         200
     );
-    wait_for("the next line in the new file", || {
+    wait_for("the next line in the new file", LIMIT, || {
         (lines(&log).len() == 1).then_some(())
     });
     let old = lines(&rotated);
@@ -766,14 +721,14 @@ fn notifies_systemd_ready_reloading_stopping() {
     let first = recv();
     assert!(first.contains(&"READY=1".to_string()), "{first:?}");
     assert_eq!(
-        common::get(admin(&server), "/readyz").status,
+        get(server.admin_addr(), "/readyz").status,
         200,
         "READY=1 comes after the snapshot is installed"
     );
 
     let mut last_usec = 0u64;
     for _ in 0..2 {
-        signal(server.pid(), "HUP");
+        send_signal(server.pid(), libc::SIGHUP);
         let reloading = recv();
         assert!(
             reloading.contains(&"RELOADING=1".to_string()),
@@ -791,7 +746,7 @@ fn notifies_systemd_ready_reloading_stopping() {
         assert!(ready.contains(&"READY=1".to_string()), "{ready:?}");
     }
 
-    signal(server.pid(), "TERM");
+    send_signal(server.pid(), libc::SIGTERM);
     let stopping = recv();
     assert!(stopping.contains(&"STOPPING=1".to_string()), "{stopping:?}");
     assert!(wait_exit(server.child_mut()).success());
@@ -816,7 +771,7 @@ fn config_file_sets_flags_and_rejects_unknown_keys() {
     // `--port 0` from Server::start beats `port = 1` from the file.
     let server = Server::start(&["--config", config.to_str().unwrap()]);
     assert_eq!(server.get(MIRRORLIST).status, 200);
-    wait_for("a line in the log named by the file", || {
+    wait_for("a line in the log named by the file", LIMIT, || {
         std::fs::read_to_string(&log)
             .is_ok_and(|t| !t.is_empty())
             .then_some(())
@@ -841,7 +796,7 @@ fn config_file_sets_flags_and_rejects_unknown_keys() {
 // ---------------------------------------------------------------------------------------
 
 /// A child whose stdout is read line by line on a thread (for tests that must talk to the
-/// server before it prints `Listening on`, which `common::Server` waits for).
+/// server before it prints `Listening on`, which `support::Server` waits for).
 struct Spawned {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
@@ -849,12 +804,7 @@ struct Spawned {
 
 impl Spawned {
     fn new(mut cmd: Command) -> Spawned {
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("MIRRORLIST_") {
-                cmd.env_remove(&key);
-            }
-        }
-        let mut child = cmd
+        let mut child = without_mirrorlist_env(&mut cmd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -888,7 +838,7 @@ impl Spawned {
     fn wait_line(&mut self, prefix: &str) -> String {
         let lines = self.lines.clone();
         let child = &mut self.child;
-        wait_for(prefix, || {
+        wait_for(prefix, LIMIT, || {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!("the server exited ({status}) before printing {prefix:?}");
             }
@@ -938,15 +888,6 @@ fn listening_ports(pid: u32) -> Vec<u16> {
     ports
 }
 
-/// A free loopback port (bound, then released: the test uses it at once).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Two instances that differ only in `--port` both start with default flags, and each
 /// listens on its own port and nothing else (no admin listener on 9100, node_exporter's port).
 #[test]
@@ -969,9 +910,9 @@ fn two_instances_differing_only_in_port_both_start() {
     }
     for server in &servers {
         assert_eq!(server.get(MIRRORLIST).status, 200);
-        assert_eq!(common::get(server.addr(), "/readyz").status, 200);
-        assert_eq!(common::get(server.addr(), "/healthz").status, 200);
-        let m = common::get(server.addr(), "/metrics");
+        assert_eq!(get(server.addr(), "/readyz").status, 200);
+        assert_eq!(get(server.addr(), "/healthz").status, 200);
+        let m = get(server.addr(), "/metrics");
         assert_eq!(m.status, 200);
         assert!(m.text().contains("mirrorlist_ready 1"), "{}", m.text());
     }
@@ -984,7 +925,7 @@ fn two_instances_differing_only_in_port_both_start() {
 fn metrics_on_the_public_port_only_for_direct_local_peers() {
     let source = data_dir().display().to_string();
     let server = Server::start(&["--source", &source]);
-    let direct = common::get(server.addr(), "/metrics");
+    let direct = get(server.addr(), "/metrics");
     assert_eq!(direct.status, 200);
     let content_type = direct.header("content-type").unwrap_or_default();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
@@ -1007,10 +948,10 @@ fn metrics_on_the_public_port_only_for_direct_local_peers() {
 
     let with_admin = Server::start(&["--source", &source, "--admin-listen", "127.0.0.1:0"]);
     let admin = with_admin.admin_listener().expect("admin listener");
-    assert_eq!(common::get(admin, "/metrics").status, 200);
-    assert_eq!(common::get(with_admin.addr(), "/metrics").status, 404);
-    assert_eq!(common::get(with_admin.addr(), "/readyz").status, 200);
-    assert_eq!(common::get(with_admin.addr(), "/healthz").status, 200);
+    assert_eq!(get(admin, "/metrics").status, 200);
+    assert_eq!(get(with_admin.addr(), "/metrics").status, 404);
+    assert_eq!(get(with_admin.addr(), "/readyz").status, 200);
+    assert_eq!(get(with_admin.addr(), "/healthz").status, 200);
     let mut ports = vec![with_admin.addr().port(), admin.port()];
     ports.sort();
     assert_eq!(listening_ports(with_admin.pid()), ports);
@@ -1034,7 +975,7 @@ fn statistics_log_lines_cannot_be_forged_by_the_query() {
         "/mirrorlist?path={path}&repo={forged}&arch=x86%3B64"
     ));
     assert_eq!(r.status, 200, "{}", r.text());
-    let line = wait_for("the line", || {
+    let line = wait_for("the line", LIMIT, || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         text.ends_with('\n').then_some(text)
     });

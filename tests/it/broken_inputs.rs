@@ -10,15 +10,18 @@
 //! serving process that is sent SIGHUP after a broken file arrives keeps serving its old
 //! snapshot (same `x-mirrorlist-generation`, same answer).
 
-mod common;
-
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{mm_small, Server, BIN};
 use prost::Message;
+
+use mirrorlist::inputs::mm_cache;
+
+use crate::support::{
+    data_copy, mm_small, replace_atomically, send_signal, try_wait_for, without_mirrorlist_env,
+    Server, BIN, LIMIT,
+};
 
 const CACHE: &str = "mirrorlist_cache.proto";
 const NETBLOCKS: &str = "global_netblocks.txt";
@@ -46,9 +49,7 @@ impl Inputs {
 
     fn write(&self, name: &str, bytes: &[u8]) {
         // Written beside and renamed, as a generator would, so a server never reads half.
-        let tmp = self.path(&format!(".{name}.new"));
-        std::fs::write(&tmp, bytes).unwrap();
-        std::fs::rename(&tmp, self.path(name)).unwrap();
+        replace_atomically(&self.path(name), bytes);
     }
 
     fn restore(&self, name: &str) {
@@ -95,12 +96,7 @@ struct Ran {
 /// Runs `cmd` to its end, killing it after a generous limit (a `serve` that unexpectedly
 /// starts would otherwise run forever).
 fn run_bounded(mut cmd: Command) -> Ran {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("MIRRORLIST_") {
-            cmd.env_remove(&key);
-        }
-    }
-    let child = cmd
+    let child = without_mirrorlist_env(&mut cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -111,12 +107,12 @@ fn run_bounded(mut cmd: Command) -> Ran {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let output = match rx.recv_timeout(Duration::from_secs(60)) {
+    let output = match rx.recv_timeout(LIMIT) {
         Ok(out) => out.expect("wait"),
         Err(_) => {
-            // SAFETY: `pid` is our child, still running (it has not been waited for).
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            panic!("mirrorlist did not exit within 60 s");
+            // `pid` is our child, still running (it has not been waited for).
+            send_signal(pid, libc::SIGKILL);
+            panic!("mirrorlist did not exit within {LIMIT:?}");
         }
     };
     Ran {
@@ -180,7 +176,7 @@ fn good(name: &str) -> Vec<u8> {
 /// between two directory entries.
 fn cache_cut_between_directories(n: usize) -> Vec<u8> {
     let bytes = good(CACHE);
-    let mut list = mirrorlist::inputs::mm_cache::decode(Path::new(CACHE), &bytes).unwrap();
+    let mut list = mm_cache::decode(Path::new(CACHE), &bytes).unwrap();
     let keep = list.mirror_list_cache.len().saturating_sub(n);
     list.mirror_list_cache.truncate(keep);
     let cut = list.encode_to_vec();
@@ -655,14 +651,7 @@ impl Drop for SmallTmpfs {
 }
 
 fn reloads(server: &Server, result: &str) -> u64 {
-    let admin = server.admin_addr();
-    let metrics = common::get(admin, "/metrics").text();
-    let prefix = format!("mirrorlist_reloads_total{{result=\"{result}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {prefix:?} in /metrics:\n{metrics}"))
+    server.metric(&format!("mirrorlist_reloads_total{{result=\"{result}\"}}"))
 }
 
 /// The log without terminal colour codes (`ESC [ ... m`).
@@ -683,28 +672,15 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-fn sorted_lines(text: &str) -> Vec<&str> {
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines.sort();
-    lines
-}
-
 fn sighup_and_wait(server: &Server, result: &str) {
     let before = reloads(server, result);
-    // SAFETY: plain kill(2) on our own child.
-    assert_eq!(
-        unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) },
-        0
+    send_signal(server.pid(), libc::SIGHUP);
+    let reloaded = try_wait_for(LIMIT, || (reloads(server, result) != before).then_some(()));
+    assert!(
+        reloaded.is_some(),
+        "no {result} reload within {LIMIT:?}; stderr:\n{}",
+        server.stderr()
     );
-    let until = Instant::now() + Duration::from_secs(60);
-    while reloads(server, result) == before {
-        assert!(
-            Instant::now() < until,
-            "no {result} reload within 60 s; stderr:\n{}",
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -732,12 +708,7 @@ fn a_broken_input_arriving_by_reload_keeps_the_old_snapshot() {
             "{}: the snapshot changed",
             case.name
         );
-        assert_eq!(
-            sorted_lines(&r.text()),
-            sorted_lines(&before.text()),
-            "{}",
-            case.name
-        );
+        assert_eq!(r.sorted_lines(), before.sorted_lines(), "{}", case.name);
         assert!(
             server
                 .stderr()
@@ -755,7 +726,7 @@ fn a_broken_input_arriving_by_reload_keeps_the_old_snapshot() {
     assert_eq!(r.status, 200);
     let now = r.header("x-mirrorlist-generation").unwrap();
     assert_ne!(now, generation, "a good reload did not install");
-    assert_eq!(sorted_lines(&r.text()), sorted_lines(&before.text()));
+    assert_eq!(r.sorted_lines(), before.sorted_lines());
 }
 
 /// A base URL that could not stand in a `Location` header (here a space) is skipped when the
@@ -763,12 +734,7 @@ fn a_broken_input_arriving_by_reload_keeps_the_old_snapshot() {
 /// served, and every redirect carries a `Location` (before: a 302 without one).
 #[test]
 fn a_base_url_that_cannot_be_a_location_is_skipped_with_a_warning() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    for entry in std::fs::read_dir(&data).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = data_copy();
     let toml = dir.path().join("mirrors.toml");
     let good = "\"https://mirrors.us-east.example.org/fedora/linux\"";
     let bad = "\"https://mirrors.us-east.example.org/fedora linux\"";

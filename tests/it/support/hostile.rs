@@ -1,45 +1,31 @@
-//! Helpers for the hostile-client tests (`tests/hostile.rs`, `tests/hostile_slow.rs`): the
-//! sample's flags, the process's memory and liveness, a reference answer to compare with, and
-//! raw connections that never hang (every socket gets a short timeout).
-
-#![allow(dead_code)]
+//! What the hostile-client tests (`hostile`, `hostile_slow`) share: the request every "is it
+//! still right?" check sends, the process's memory, liveness and log, raw connections that
+//! never hang (every socket gets a short timeout), and the open-file limit.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, Response, Server};
+use super::{Response, Server, IO_LIMIT, MIRRORLIST};
 
 /// The request every "is it still right?" check sends, and what it must say first: the
 /// sample's answer for 127.0.0.1, which the sample's geo table puts in DE.
-pub const NORMAL: &str = "/mirrorlist?repo=fedora-42&arch=x86_64";
+pub const NORMAL: &str = MIRRORLIST;
 pub const NORMAL_HEADER: &str = "# repo = fedora-42 arch = x86_64 country = DE";
 
-/// `serve` flags for the `data/` sample.
-pub fn sample_args() -> Vec<String> {
-    vec![
-        "--source".into(),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/data").into(),
-    ]
-}
-
-/// Resident set size of `pid` in KiB (`VmRSS` in /proc/PID/status).
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+/// Resident set size of `pid` in KiB (`VmRSS` in /proc/PID/status), if it can be read.
+pub fn try_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .expect("VmRSS line")
 }
 
-/// The mirrorlist lines of an answer, sorted: each group is shuffled by weight, so the order
-/// changes between requests, but the set of mirrors for one client does not.
-pub fn sorted_lines(r: &Response) -> Vec<String> {
-    let mut lines: Vec<String> = r.text().lines().map(str::to_string).collect();
-    lines.sort();
-    lines
+/// [`try_rss_kib`] for a process that must be there.
+pub fn rss_kib(pid: u32) -> u64 {
+    try_rss_kib(pid).expect("a VmRSS line in /proc/PID/status")
 }
 
 /// Checks that `server` is alive and answers [`NORMAL`] correctly on `connections` fresh
@@ -65,8 +51,8 @@ pub fn assert_answers_normally(
             r.text()
         );
         assert_eq!(
-            sorted_lines(&r),
-            sorted_lines(reference),
+            r.sorted_lines(),
+            reference.sorted_lines(),
             "request {i}: other mirrors"
         );
         assert_eq!(
@@ -122,7 +108,7 @@ pub fn exchange(
     half_close: bool,
     timeout: Duration,
 ) -> (Outcome, Vec<u8>) {
-    let mut stream = match TcpStream::connect_timeout(&addr, common::IO_LIMIT) {
+    let mut stream = match TcpStream::connect_timeout(&addr, IO_LIMIT) {
         Ok(s) => s,
         Err(e) => panic!("connect {addr}: {e}"),
     };
@@ -176,7 +162,8 @@ pub fn exchange(
 }
 
 /// Raises this process's soft open-file limit to at least `want` (up to the hard limit) and
-/// returns the soft limit in force. Children (the server) inherit it.
+/// returns the soft limit in force. Process-wide, and only ever raised, so harmless to the
+/// other tests of the binary running at the same time; servers started afterwards inherit it.
 pub fn raise_nofile(want: libc::rlim_t) -> libc::rlim_t {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
     unsafe {
@@ -195,19 +182,5 @@ pub fn raise_nofile(want: libc::rlim_t) -> libc::rlim_t {
             }
         }
         lim.rlim_cur
-    }
-}
-
-/// Polls `check` every 50 ms until it holds or `limit` passes; returns whether it held.
-pub fn poll_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= until {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -15,20 +15,22 @@
 //!   for, and a repo/arch naming a directory missing altogether is dropped by the build with a
 //!   warning, so it is an unknown repo/arch.
 
-mod common;
-
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use common::{Response, Server};
+use prost::Message;
+
+use mirrorlist::build::compile;
+use mirrorlist::answer::render::metalink;
+use mirrorlist::snapshot::Snapshot;
 use mirrorlist::inputs::mirrormanager::{self, MmPaths};
 use mirrorlist::inputs::mm_cache::{
     FileDetailsCacheDirectoryType, FileDetailsCacheFilesType, FileDetailsType, IntIntMap,
     IntRepeatedIntMap, IntStringMap, MirrorList, MirrorListCacheType, StringRepeatedIntMap,
     StringStringMap,
 };
-use mirrorlist::snapshot::Snapshot;
-use prost::Message;
+
+use crate::support::{mm_small, Response, Server};
 
 /// The production test's TCP peer.
 const PEER: &str = "134.108.34.134";
@@ -124,7 +126,7 @@ impl Inputs {
             cache: self.path("cache.proto"),
             global_netblocks: self.path("global_netblocks.txt"),
             cccsv: self.path("country_continent.csv"),
-            geoip: common::mm_small("GeoIP2-Country-Test.mmdb"),
+            geoip: mm_small("GeoIP2-Country-Test.mmdb"),
         }
     }
 
@@ -149,7 +151,7 @@ impl Inputs {
     /// The snapshot the server would load, built through the library.
     fn snapshot(&self) -> (Snapshot, Vec<String>) {
         let raw = mirrormanager::read(&self.mm_paths()).expect("read the inputs");
-        let compiled = mirrorlist::build::compile(raw, "mirrormanager", 0).expect("compile");
+        let compiled = compile(raw, "mirrormanager", 0).expect("compile");
         let snapshot = Snapshot::from_data(&compiled.data).expect("snapshot");
         (snapshot, compiled.warnings)
     }
@@ -183,10 +185,7 @@ fn metalink_header_test() {
 
 #[test]
 fn metalink_failuredoc_test() {
-    let doc = mirrorlist::answer::render::metalink::failure(
-        "Mon, 23 Nov 2026 13:07:54 GMT",
-        "metalink failure test",
-    );
+    let doc = metalink::failure("Mon, 23 Nov 2026 13:07:54 GMT", "metalink failure test");
     let doc = String::from_utf8(doc).unwrap();
     assert!(doc.contains(HEADER_START), "{doc}");
     assert!(doc.contains(HEADER_END), "{doc}");

@@ -12,12 +12,11 @@
 //! IPv4-mapped IPv6 address (`::ffff:127.0.0.2`) that must still match the IPv4 netblock
 //! `127.0.0.2/32`, and its country must be looked up as IPv4.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::Duration;
 
-use common::{parse_response, Response, Server, IO_LIMIT};
+use crate::support::{parse_response, sample_args, try_wait_for, Response, Server, IO_LIMIT};
 
 const PRIVATE_HOST: &str = "mirror.corp-intranet.example.com";
 const PRIVATE_CLIENT: &str = "198.51.100.70";
@@ -25,15 +24,18 @@ const REPO: &str = "/mirrorlist?repo=fedora-42&arch=x86_64";
 
 /// Flags every server here gets: the sample, a trusted proxy that is not the test client,
 /// and a trusted range used only inside `X-Forwarded-For` chains.
-fn base_args() -> Vec<&'static str> {
-    vec![
-        "--source",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/data"),
-        "--trusted-proxy",
-        "127.0.0.2/32",
-        "--trusted-proxy",
-        "10.9.0.0/16",
-    ]
+fn base_args() -> Vec<String> {
+    let mut args = sample_args();
+    args.extend(
+        [
+            "--trusted-proxy",
+            "127.0.0.2/32",
+            "--trusted-proxy",
+            "10.9.0.0/16",
+        ]
+        .map(String::from),
+    );
+    args
 }
 
 /// A server, and how to reach it from a trusted and from an untrusted source address.
@@ -51,7 +53,7 @@ struct Setup {
 /// `::ffff:127.0.0.1` (IPv4-mapped peers), if this machine has IPv6 loopback.
 fn setups(extra: &[&str]) -> Vec<Setup> {
     let mut args = base_args();
-    args.extend_from_slice(extra);
+    args.extend(extra.iter().map(|a| a.to_string()));
     let v4 = Server::start(&args);
     let port = v4.addr().port();
     let mut out = vec![Setup {
@@ -60,7 +62,7 @@ fn setups(extra: &[&str]) -> Vec<Setup> {
         trusted: "127.0.0.2".parse().unwrap(),
         untrusted: "127.0.0.1".parse().unwrap(),
     }];
-    args.extend_from_slice(&["--listen", "::"]);
+    args.extend(["--listen", "::"].map(String::from));
     let dual = Server::start(&args);
     let dst = SocketAddr::new("::ffff:127.0.0.1".parse().unwrap(), dual.addr().port());
     if connect_from("::ffff:127.0.0.1".parse().unwrap(), dst).is_ok() {
@@ -119,11 +121,6 @@ fn get_from(src: IpAddr, dst: SocketAddr, target: &str, headers: &[(&str, &[u8])
     parse_response(&bytes, false)
 }
 
-/// The first line of a mirrorlist body: the `# repo = ... ` header with the groups used.
-fn header_line(r: &Response) -> String {
-    r.text().lines().next().unwrap_or("").to_string()
-}
-
 fn shows_private(r: &Response) -> bool {
     r.text().contains(PRIVATE_HOST)
 }
@@ -142,14 +139,14 @@ fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
         );
         // The answer is for the peer itself: 127.0.0.1 is in DE in the sample.
         assert!(
-            header_line(&r).contains("country = DE"),
+            r.first_line().contains("country = DE"),
             "{}",
-            header_line(&r)
+            r.first_line()
         );
         assert!(
-            !header_line(&r).contains("Using preferred netblock"),
+            !r.first_line().contains("Using preferred netblock"),
             "{}",
-            header_line(&r)
+            r.first_line()
         );
 
         // The same header from a trusted proxy is believed.
@@ -162,9 +159,9 @@ fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
             r.text()
         );
         assert!(
-            header_line(&r).contains("Using preferred netblock"),
+            r.first_line().contains("Using preferred netblock"),
             "{}",
-            header_line(&r)
+            r.first_line()
         );
         drop(s.server);
     }
@@ -182,9 +179,9 @@ fn ip_param_from_an_untrusted_peer_does_not_reveal_a_private_mirror() {
             r.text()
         );
         assert!(
-            header_line(&r).contains("country = DE"),
+            r.first_line().contains("country = DE"),
             "{}",
-            header_line(&r)
+            r.first_line()
         );
 
         // Metalink too: the private host's URLs must not be there either.
@@ -276,9 +273,9 @@ fn a_chain_of_trusted_proxies_is_walked_to_the_first_untrusted_address() {
             r.text()
         );
         assert!(
-            header_line(&r).contains("Using ASN 64500"),
+            r.first_line().contains("Using ASN 64500"),
             "{}",
-            header_line(&r)
+            r.first_line()
         );
 
         // Every hop trusted: the client is the leftmost (last trusted) one, 10.9.0.1,
@@ -313,12 +310,22 @@ fn garbage_in_forwarded_for_falls_back_to_the_peer_and_is_logged() {
         // (DE in the sample), never the address further left.
         assert!(!shows_private(&r), "{}", r.text());
         assert!(
-            header_line(&r).contains("country = DE"),
+            r.first_line().contains("country = DE"),
             "{}",
-            header_line(&r)
+            r.first_line()
         );
-        let logged = poll(|| s.server.stderr().contains("unparsable X-Forwarded-For"));
-        assert!(logged, "no log line; stderr:\n{}", s.server.stderr());
+        // Log lines are written by another thread: up to 10 s.
+        let logged = try_wait_for(Duration::from_secs(10), || {
+            s.server
+                .stderr()
+                .contains("unparsable X-Forwarded-For")
+                .then_some(())
+        });
+        assert!(
+            logged.is_some(),
+            "no log line; stderr:\n{}",
+            s.server.stderr()
+        );
     }
 }
 
@@ -332,9 +339,9 @@ fn mapped_peers_match_ipv4_netblocks() {
     };
     let r = get_from(s.untrusted, s.dst, REPO, &[]);
     assert!(
-        header_line(&r).contains("country = DE"),
+        r.first_line().contains("country = DE"),
         "{}",
-        header_line(&r)
+        r.first_line()
     );
     let r = get_from(
         s.trusted,
@@ -347,18 +354,6 @@ fn mapped_peers_match_ipv4_netblocks() {
         "::ffff:127.0.0.2 is not seen as 127.0.0.2:\n{}",
         r.text()
     );
-}
-
-/// Polls `check` for up to 10 s (log lines are written by another thread).
-fn poll(check: impl Fn() -> bool) -> bool {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    check()
 }
 
 #[test]

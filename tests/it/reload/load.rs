@@ -12,9 +12,6 @@
 //! renames new content over the symlink's target in `store/`, which nothing watches, and sends
 //! SIGHUP: only the signal can make the server see it.
 
-mod common;
-mod reload_util;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -22,7 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reload_util::*;
+use crate::support::reload::{
+    bundle_bytes, count_messages, generation, serve, wait_generation, Hosts, SAMPLE_GENERATED_AT,
+};
+use crate::support::{
+    arg, replace_atomically, send_signal, tempdir, wait_for, KeepAlive, LIMIT, METALINK, MIRRORLIST,
+};
 
 const STEPS: usize = 100;
 const CLIENTS: usize = 4;
@@ -182,7 +184,7 @@ fn alternating_bundles_under_load_never_fail_or_mix() {
         })
         .collect();
     // The load is running before the first swap.
-    wait_for("the clients' first answers", || {
+    wait_for("the clients' first answers", LIMIT, || {
         (total.load(Ordering::Relaxed) >= CLIENTS as u64).then_some(())
     });
 
@@ -197,7 +199,7 @@ fn alternating_bundles_under_load_never_fail_or_mix() {
         // Steps 1,2 by SIGHUP, 3,4 by the watch, ...: each way loads both bundles.
         if (step - 1) / 2 % 2 == 0 {
             replace_atomically(&target, bytes);
-            hup(&server);
+            send_signal(server.pid(), libc::SIGHUP);
             by_hup += 1;
         } else {
             target = new_store_file(&store, step, bytes);

@@ -4,12 +4,15 @@
 //! reload, a deleted input fails the reload with a log line naming it (the old snapshot stays),
 //! and its return reloads.
 
-mod common;
-mod reload_util;
-
 use std::path::Path;
 
-use reload_util::*;
+use crate::support::reload::{
+    count_messages, generation, log_lines, serve, wait_generation, wait_log, write_source, Hosts,
+    SAMPLE_GENERATED_AT,
+};
+use crate::support::{
+    arg, mm_small, replace_atomically, tempdir, wait_for, Server, LIMIT, MIRRORLIST,
+};
 
 const FAILED: &str = "reload failed; still serving the previous snapshot";
 
@@ -17,15 +20,15 @@ const FAILED: &str = "reload failed; still serving the previous snapshot";
 const MM_MIRRORLIST: &str = "/mirrorlist?repo=fedora-41&arch=x86_64";
 
 /// The sequence the server answers with now.
-fn sequence(server: &common::Server) -> u64 {
+fn sequence(server: &Server) -> u64 {
     let r = server.get(MIRRORLIST);
     generation(&r).map_or(0, |(_, s)| s)
 }
 
 /// Waits for an install after log line `skip` and returns the new sequence.
-fn wait_install(server: &common::Server, skip: usize, before: u64) -> u64 {
+fn wait_install(server: &Server, skip: usize, before: u64) -> u64 {
     wait_log(server, skip, &["snapshot installed"]);
-    wait_for("a higher sequence", || {
+    wait_for("a higher sequence", LIMIT, || {
         let s = sequence(server);
         (s > before).then_some(s)
     })
@@ -47,10 +50,10 @@ fn drop_in_inputs_are_watched_in_every_directory() {
     let netblocks = mm.join("global_netblocks.txt");
     let cccsv = geo.join("country_continent.csv");
     let geoip = geo.join("GeoIP2-Country-Test.mmdb");
-    copy(&common::mm_small("mirrorlist_cache.proto"), &cache);
-    copy(&common::mm_small("global_netblocks.txt"), &netblocks);
-    copy(&common::mm_small("country_continent.csv"), &cccsv);
-    copy(&common::mm_small("GeoIP2-Country-Test.mmdb"), &geoip);
+    copy(&mm_small("mirrorlist_cache.proto"), &cache);
+    copy(&mm_small("global_netblocks.txt"), &netblocks);
+    copy(&mm_small("country_continent.csv"), &cccsv);
+    copy(&mm_small("GeoIP2-Country-Test.mmdb"), &geoip);
 
     let server = serve(&[
         "-c",
@@ -70,7 +73,7 @@ fn drop_in_inputs_are_watched_in_every_directory() {
         watching.contains(&arg(&mm)) && watching.contains(&arg(&geo)),
         "{watching}"
     );
-    let mut seq = wait_for("the first snapshot", || {
+    let mut seq = wait_for("the first snapshot", LIMIT, || {
         let s = sequence(&server);
         (s > 0).then_some(s)
     });
