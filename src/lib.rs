@@ -9,6 +9,7 @@ pub mod answer;
 pub mod build;
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod notify;
