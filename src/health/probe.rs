@@ -3,8 +3,8 @@
 //! round's file, into a new [`Health`].
 //!
 //! Bounded everywhere a mirror could hold it up: at most `concurrency` hosts at once, every
-//! request under `timeout` (connect, headers and body), at most `sample` requests per host, one
-//! connection-level failure ends that host's round, and a body is read only up to a limit.
+//! request under `timeout` (connect, headers and body), a host's `sample` requests made at the
+//! same time (a host costs one timeout at most), and a body read only up to a limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -363,20 +363,31 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// Probes one host: its sampled URLs one after the other, stopping at the first that could
-/// not be fetched at all (a dead host costs one timeout, not `sample` of them).
+/// Probes one host: its sampled URLs all at once, so that a host costs at most one timeout
+/// however many directories are sampled, and a round of `n` hosts at most
+/// `timeout * ceil(n / concurrency)`.
 pub async fn check_host(client: &reqwest::Client, plan: &HostPlan, timeout: Duration) -> Verdict {
-    let mut results = Vec::with_capacity(plan.probes.len());
+    let mut requests = tokio::task::JoinSet::new();
+    for (i, probe) in plan.probes.iter().enumerate() {
+        let (client, probe) = (client.clone(), probe.clone());
+        requests.spawn(async move { (i, check(&client, &probe, timeout).await) });
+    }
+    let mut found = Vec::with_capacity(plan.probes.len());
+    while let Some(joined) = requests.join_next().await {
+        match joined {
+            Ok(result) => found.push(result),
+            Err(e) => tracing::error!(host = %plan.name, "a probe request failed: {e}"),
+        }
+    }
+    found.sort_by_key(|(i, _)| *i);
     let mut families = BTreeSet::new();
-    for probe in &plan.probes {
-        let (outcome, remote) = check(client, probe, timeout).await;
+    let mut results = Vec::with_capacity(found.len());
+    for (i, (outcome, remote)) in found {
         if let Some(addr) = remote {
             families.insert(if addr.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 });
         }
-        let stop = matches!(outcome, Outcome::Failed(_));
-        results.push((probe, outcome));
-        if stop {
-            break;
+        if let Some(probe) = plan.probes.get(i) {
+            results.push((probe, outcome));
         }
     }
     let (state, reason) = judge(&results);
@@ -397,7 +408,8 @@ fn judge(results: &[(&Probe, Outcome)]) -> (State, String) {
         Outcome::Gone(_) => State::Missing,
         Outcome::Failed(_) => State::Down,
     };
-    let worst = results.iter().max_by_key(|(_, o)| state_of(o));
+    // The first of equally bad findings: `max_by_key` alone would keep the last.
+    let worst = results.iter().rev().max_by_key(|(_, o)| state_of(o));
     let Some((probe, outcome)) = worst else {
         return (State::Current, "nothing to sample".into());
     };
