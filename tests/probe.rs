@@ -181,9 +181,7 @@ fn test_ca(name: &str) -> TestCa {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, name);
+    ca_params.distinguished_name.push(DnType::CommonName, name);
     let ca_cert = ca_params.self_signed(&ca_key).expect("CA cert");
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().expect("leaf key");
@@ -194,9 +192,8 @@ fn test_ca(name: &str) -> TestCa {
     let leaf = leaf_params
         .signed_by(&leaf_key, &issuer)
         .expect("leaf cert");
-    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
-        leaf_key.serialize_der().into(),
-    );
+    let key =
+        tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
     let config = tokio_rustls::rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(vec![leaf.der().clone()], key)
@@ -355,12 +352,21 @@ fn every_behaviour_gets_its_state_and_reason() {
             "stale.test",
             &mirrors.http(always(Reply::Body(b"<repomd>?</repomd>\n".to_vec())), None),
         ),
-        host("missing.test", &mirrors.http(always(Reply::Status(404)), None)),
-        host("error.test", &mirrors.http(always(Reply::Status(500)), None)),
+        host(
+            "missing.test",
+            &mirrors.http(always(Reply::Status(404)), None),
+        ),
+        host(
+            "error.test",
+            &mirrors.http(always(Reply::Status(500)), None),
+        ),
         host("refused.test", &refused_url()),
         host("silent.test", &format!("http://{silent}/test")),
         host("slow.test", &mirrors.http(always(late), None)),
-        host("tls.test", &mirrors.http(serving(true), Some(ca.acceptor.clone()))),
+        host(
+            "tls.test",
+            &mirrors.http(serving(true), Some(ca.acceptor.clone())),
+        ),
         host(
             "untrusted.test",
             &mirrors.http(serving(true), Some(other_ca.acceptor.clone())),
@@ -397,21 +403,47 @@ fn every_behaviour_gets_its_state_and_reason() {
     let health = read_json(&out);
     let got = states(&health);
     let want: &[(&str, &str, &[&str])] = &[
-        ("current.test", "current", &["2 of 2 sampled files match the newest version"]),
-        ("behind.test", "behind", &["/repodata/repomd.xml matches an older version", "timestamp 100"]),
-        ("stale.test", "stale", &["matches no published version", "19 bytes"]),
-        ("missing.test", "missing", &["/test/a/x86_64/repodata/repomd.xml answered 404"]),
+        (
+            "current.test",
+            "current",
+            &["2 of 2 sampled files match the newest version"],
+        ),
+        (
+            "behind.test",
+            "behind",
+            &[
+                "/repodata/repomd.xml matches an older version",
+                "timestamp 100",
+            ],
+        ),
+        (
+            "stale.test",
+            "stale",
+            &["matches no published version", "19 bytes"],
+        ),
+        (
+            "missing.test",
+            "missing",
+            &["/test/a/x86_64/repodata/repomd.xml answered 404"],
+        ),
         ("error.test", "down", &["answered HTTP 500"]),
         ("refused.test", "down", &["cannot connect", "refused"]),
         ("silent.test", "down", &["no complete answer within 2 s"]),
         ("slow.test", "down", &["no complete answer within 2 s"]),
-        ("tls.test", "current", &["2 of 2 sampled files match the newest version"]),
+        (
+            "tls.test",
+            "current",
+            &["2 of 2 sampled files match the newest version"],
+        ),
         ("untrusted.test", "down", &["certificate"]),
     ];
     let names: Vec<&str> = got.keys().map(String::as_str).collect();
     let mut want_names: Vec<&str> = want.iter().map(|w| w.0).collect();
     want_names.sort();
-    assert_eq!(names, want_names, "private and ftp-only hosts are not probed");
+    assert_eq!(
+        names, want_names,
+        "private and ftp-only hosts are not probed"
+    );
     for (name, state, reasons) in want {
         let (s, r) = &got[*name];
         assert_eq!(s, state, "{name}: {r}");
@@ -438,7 +470,10 @@ fn every_behaviour_gets_its_state_and_reason() {
 
     let stdout = text(&run.stdout);
     for line in ["current 2", "behind 1", "stale 1", "missing 1", "down 5"] {
-        assert!(stdout.lines().any(|l| l == line), "{line:?} not in:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} not in:\n{stdout}"
+        );
     }
 }
 
@@ -475,10 +510,19 @@ fn failures_take_fail_after_rounds_and_one_good_round_clears_them() {
     );
     assert_eq!(damped["since"], first["since"], "still the same state");
     let down = round("down", 2);
-    assert!(down["reason"].as_str().unwrap_or_default().contains("HTTP 500"), "{down}");
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HTTP 500"),
+        "{down}"
+    );
     mode.store(0, Ordering::SeqCst);
     let back = round("current", 0);
-    assert_eq!(back["reason"], "2 of 2 sampled files match the newest version");
+    assert_eq!(
+        back["reason"],
+        "2 of 2 sampled files match the newest version"
+    );
     assert_eq!(read_json(&out)["round"], 4);
 }
 
@@ -520,7 +564,10 @@ fn a_thousand_hung_hosts_take_a_timeout_per_concurrency_slot() {
     assert_ok(&run);
     let bound = Duration::from_secs(timeout * total.div_ceil(concurrency) as u64);
     let margin = Duration::from_secs(4); // process start, loading 1,000 hosts, writing
-    assert!(took < bound + margin, "round took {took:?}, bound {bound:?} + {margin:?}");
+    assert!(
+        took < bound + margin,
+        "round took {took:?}, bound {bound:?} + {margin:?}"
+    );
     let got = states(&read_json(&out));
     assert_eq!(got.len(), total);
     let down = got.values().filter(|(s, _)| s == "down").count();
@@ -595,7 +642,10 @@ fn bad_input_exits_non_zero_naming_the_file() {
     let run = probe_once(&source, &out, &[]);
     let stderr = text(&run.stderr);
     assert!(!run.status.success(), "{stderr}");
-    assert!(stderr.contains("mirrors.toml") && stderr.contains("line 4"), "{stderr}");
+    assert!(
+        stderr.contains("mirrors.toml") && stderr.contains("line 4"),
+        "{stderr}"
+    );
     assert!(!out.exists(), "nothing written");
 
     write_source(&source, &[host("a.test", "http://127.0.0.1:1/test")]);
@@ -611,7 +661,11 @@ fn bad_input_exits_non_zero_naming_the_file() {
 
     let not_pem = dir.path().join("not.pem");
     std::fs::write(&not_pem, "hello\n").expect("write");
-    let run = probe_once(&source, &out, &["--ca-file", not_pem.to_str().expect("utf-8")]);
+    let run = probe_once(
+        &source,
+        &out,
+        &["--ca-file", not_pem.to_str().expect("utf-8")],
+    );
     let stderr = text(&run.stderr);
     assert!(!run.status.success(), "{stderr}");
     assert!(stderr.contains("not.pem"), "{stderr}");

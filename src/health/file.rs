@@ -81,18 +81,21 @@ fn parse_error(path: &Path, e: &serde_json::Error) -> FileError {
     }
 }
 
-/// The file's text: pretty JSON with a final newline, hosts sorted by name.
-pub fn to_text(health: &Health) -> String {
-    // Serializing plain structs, strings and maps with string keys cannot fail.
-    let mut text = serde_json::to_string_pretty(health).unwrap_or_default();
+/// The file's text: pretty JSON with a final newline, fields in declaration order, hosts
+/// sorted by name.
+pub fn to_text(health: &Health) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(health)?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 /// Writes `health` at `path` atomically: a temp file in the same directory, fsync, rename over
 /// `path`, fsync the directory. On failure the temp file is removed and `path` is untouched.
 pub fn write(path: &Path, health: &Health) -> Result<(), FileError> {
-    let text = to_text(health);
+    let text = to_text(health).map_err(|e| FileError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    })?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -167,19 +170,27 @@ mod tests {
     #[test]
     fn errors_name_the_file_line_and_problem() {
         let path = Path::new("/x/health.json");
-        let text = to_text(&sample()).replace("\"behind\"", "\"sideways\"");
+        let text = to_text(&sample())
+            .unwrap()
+            .replace("\"behind\"", "\"sideways\"");
         let e = parse(path, text.as_bytes()).unwrap_err().to_string();
         assert!(e.starts_with("/x/health.json: line 10, column "), "{e}");
         assert!(e.contains("unknown variant `sideways`"), "{e}");
 
-        let e = parse(path, b"{\n  \"format\": 1,\n  oops").unwrap_err().to_string();
+        let e = parse(path, b"{\n  \"format\": 1,\n  oops")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/x/health.json: line 3, column "), "{e}");
 
-        let text = to_text(&sample()).replace("\"format\": 1", "\"format\": 9");
+        let text = to_text(&sample())
+            .unwrap()
+            .replace("\"format\": 1", "\"format\": 9");
         let e = parse(path, text.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("format 9 is not"), "{e}");
 
-        let e = read(Path::new("/nonexistent/h.json")).unwrap_err().to_string();
+        let e = read(Path::new("/nonexistent/h.json"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("/nonexistent/h.json: "), "{e}");
     }
 }

@@ -49,11 +49,14 @@ pub struct Target {
     pub checks: Vec<(u32, u32)>,
 }
 
+/// One host's checks by category top directory.
+type ByCategory<'s> = BTreeMap<&'s str, Vec<(u32, u32)>>;
+
 /// Every public host carrying at least one directory with `repomd.xml` details under an
 /// https or http URL, sorted by name.
 pub fn targets(snapshot: &Snapshot) -> Vec<Target> {
     // host -> category top directory -> checks, so that sampling can spread over categories.
-    let mut by_host: BTreeMap<u32, BTreeMap<&str, Vec<(u32, u32)>>> = BTreeMap::new();
+    let mut by_host: BTreeMap<u32, ByCategory> = BTreeMap::new();
     for (dir_idx, dir) in snapshot.data().directories.iter().enumerate() {
         if probed_versions(dir).is_none() {
             continue;
@@ -91,7 +94,9 @@ fn top_dir(dir: &ArchivedDirectory) -> &str {
 }
 
 /// The published versions of the probed file in `dir`, newest first, if it has any.
-fn probed_versions(dir: &ArchivedDirectory) -> Option<&[crate::snapshot::model::ArchivedFileDetails]> {
+fn probed_versions(
+    dir: &ArchivedDirectory,
+) -> Option<&[crate::snapshot::model::ArchivedFileDetails]> {
     let files = &dir.files;
     let at = files
         .binary_search_by(|f| f.name.as_str().cmp(PROBED_FILE))
@@ -241,7 +246,11 @@ fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Fetches one probe's URL and compares the body; the address it answered on, if any.
-pub async fn check(client: &reqwest::Client, probe: &Probe, timeout: Duration) -> (Outcome, Option<SocketAddr>) {
+pub async fn check(
+    client: &reqwest::Client,
+    probe: &Probe,
+    timeout: Duration,
+) -> (Outcome, Option<SocketAddr>) {
     let response = match client.get(&probe.url).send().await {
         Ok(r) => r,
         Err(e) => return (Outcome::Failed(request_error(&e, timeout)), None),
@@ -290,7 +299,10 @@ fn body_limit(versions: &[FileDetails]) -> u64 {
 }
 
 /// The body, or `None` when it is longer than `limit`.
-async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<Option<Vec<u8>>, reqwest::Error> {
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         if (body.len() + chunk.len()) as u64 > limit {
@@ -384,7 +396,11 @@ pub async fn check_host(client: &reqwest::Client, plan: &HostPlan, timeout: Dura
     let mut results = Vec::with_capacity(found.len());
     for (i, (outcome, remote)) in found {
         if let Some(addr) = remote {
-            families.insert(if addr.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 });
+            families.insert(if addr.is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            });
         }
         if let Some(probe) = plan.probes.get(i) {
             results.push((probe, outcome));
@@ -439,7 +455,12 @@ fn judge(results: &[(&Probe, Outcome)]) -> (State, String) {
 /// a row; before that the host keeps its previous state (a host new to the file counts as
 /// current) and the reason says what failed and how many rounds remain. Any other verdict
 /// takes effect at once and clears the count.
-pub fn settle(previous: Option<&HostHealth>, verdict: Verdict, now: u64, fail_after: u32) -> HostHealth {
+pub fn settle(
+    previous: Option<&HostHealth>,
+    verdict: Verdict,
+    now: u64,
+    fail_after: u32,
+) -> HostHealth {
     let families = (!verdict.families.is_empty()).then_some(verdict.families);
     let since_for = |state: State| match previous {
         Some(p) if p.state == state => p.since,
@@ -506,7 +527,10 @@ pub async fn round(
     let mut hosts = BTreeMap::new();
     for (name, verdict, checked_at) in verdicts {
         let before = previous.and_then(|p| p.hosts.get(&name));
-        hosts.insert(name, settle(before, verdict, checked_at, settings.fail_after));
+        hosts.insert(
+            name,
+            settle(before, verdict, checked_at, settings.fail_after),
+        );
     }
     let generated_at = unix_now();
     Health {
@@ -627,16 +651,35 @@ mod tests {
     #[test]
     fn failures_take_fail_after_rounds_and_one_good_round_clears_them() {
         let first = settle(None, verdict(State::Current), 100, 2);
-        assert_eq!((first.state, first.since, first.failures), (State::Current, 100, 0));
+        assert_eq!(
+            (first.state, first.since, first.failures),
+            (State::Current, 100, 0)
+        );
         let one = settle(Some(&first), verdict(State::Down), 200, 2);
-        assert_eq!((one.state, one.since, one.failures), (State::Current, 100, 1));
-        assert!(one.reason.contains("failing round 1 of 2 before down"), "{}", one.reason);
+        assert_eq!(
+            (one.state, one.since, one.failures),
+            (State::Current, 100, 1)
+        );
+        assert!(
+            one.reason.contains("failing round 1 of 2 before down"),
+            "{}",
+            one.reason
+        );
         let two = settle(Some(&one), verdict(State::Missing), 300, 2);
-        assert_eq!((two.state, two.since, two.failures), (State::Missing, 300, 2));
+        assert_eq!(
+            (two.state, two.since, two.failures),
+            (State::Missing, 300, 2)
+        );
         let three = settle(Some(&two), verdict(State::Missing), 400, 2);
-        assert_eq!((three.state, three.since, three.failures), (State::Missing, 300, 3));
+        assert_eq!(
+            (three.state, three.since, three.failures),
+            (State::Missing, 300, 3)
+        );
         let back = settle(Some(&three), verdict(State::Behind), 500, 2);
-        assert_eq!((back.state, back.since, back.failures), (State::Behind, 500, 0));
+        assert_eq!(
+            (back.state, back.since, back.failures),
+            (State::Behind, 500, 0)
+        );
         // With --fail-after 1 a new host is down at once.
         let new = settle(None, verdict(State::Down), 600, 1);
         assert_eq!((new.state, new.failures), (State::Down, 1));
@@ -654,6 +697,12 @@ mod tests {
         let (s, _) = judge(&[(&p, Outcome::Gone(404)), (&p, Outcome::Matches(1))]);
         assert_eq!(s, State::Missing);
         let (s, r) = judge(&[(&p, Outcome::Matches(0)), (&p, Outcome::Matches(0))]);
-        assert_eq!((s, r.as_str()), (State::Current, "2 of 2 sampled files match the newest version"));
+        assert_eq!(
+            (s, r.as_str()),
+            (
+                State::Current,
+                "2 of 2 sampled files match the newest version"
+            )
+        );
     }
 }
