@@ -703,3 +703,100 @@ fn help_explains_every_flag() {
         assert!(help.contains(flag), "{flag} not in:\n{help}");
     }
 }
+
+#[test]
+fn each_round_samples_the_next_directories() {
+    let mirrors = Mirrors::new();
+    // Directory a is current, b serves a file nobody published.
+    let newest = serving(true);
+    let handler: Handler = Arc::new(move |path: &str| {
+        if path.starts_with("/test/b/") {
+            Reply::Body(b"unpublished\n".to_vec())
+        } else {
+            newest(path)
+        }
+    });
+    let url = mirrors.http(handler, None);
+    let (_dir, source, out) = scratch();
+    write_source(&source, &[host("half.test", &url)]);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        assert_ok(&probe_once(&source, &out, &["--sample", "1"]));
+        let (state, reason) = states(&read_json(&out)).remove("half.test").expect("host");
+        seen.push(state);
+        if seen.len() == 2 {
+            assert!(
+                reason.contains("/test/b/x86_64/repodata/repomd.xml"),
+                "{reason}"
+            );
+        }
+    }
+    assert_eq!(seen, ["current", "stale", "current", "stale"]);
+}
+
+#[test]
+fn probes_a_bundle_and_keeps_probing_at_the_interval() {
+    let mirrors = Mirrors::new();
+    let (dir, source, out) = scratch();
+    write_source(
+        &source,
+        &[host("good.test", &mirrors.http(serving(true), None))],
+    );
+    let bundle = dir.path().join("mirrors.bundle");
+    let build = Command::new(BIN)
+        .args(["build", "--source"])
+        .arg(&source)
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .expect("run build");
+    assert_ok(&build);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["probe", "--interval", "1", "--bundle"])
+        .arg(&bundle)
+        .arg("--out")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MIRRORLIST_") {
+            cmd.env_remove(&key);
+        }
+    }
+    let mut child = cmd.spawn().expect("spawn probe");
+    let round_of = |out: &Path| -> u64 {
+        std::fs::read(out)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["round"].as_u64())
+            .unwrap_or(0)
+    };
+    let third = wait_for(Duration::from_secs(30), || round_of(&out) >= 3);
+    // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let mut status = None;
+    let exited = wait_for(Duration::from_secs(10), || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        third,
+        "no third round within 30 s (round {})",
+        round_of(&out)
+    );
+    assert!(exited, "still running 10 s after SIGTERM");
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    let health = read_json(&out);
+    let source = health["source"].as_str().unwrap_or_default();
+    assert!(source.starts_with("bundle "), "{source}");
+    assert_eq!(
+        health["valid_until"].as_u64(),
+        health["generated_at"].as_u64().map(|g| g + 3)
+    );
+    assert_eq!(health["hosts"]["good.test"]["state"], "current");
+}
