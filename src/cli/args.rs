@@ -269,7 +269,7 @@ pub struct ProbeArgs {
     /// Seconds from the end of one round to the start of the next.
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub interval: u64,
-    /// Hosts probed at the same time.
+    /// Hosts probed at the same time (each with its --sample requests at once).
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub concurrency: u64,
     /// Seconds one request may take, connecting, answering and sending the body together.
