@@ -12,6 +12,7 @@ pub mod answer;
 pub mod build;
 pub mod cli;
 pub mod clock;
+pub mod health;
 pub mod inputs;
 pub mod ops;
 pub mod reload;

@@ -1,7 +1,7 @@
 //! The `mirrorlist` binary: parse the command line, set up diagnostics, run one command.
 
 use mirrorlist::cli::args::{Command, LogFormat};
-use mirrorlist::cli::{build, inspect, query, serve};
+use mirrorlist::cli::{build, inspect, probe, query, serve};
 
 fn main() -> std::process::ExitCode {
     // Command line, then MIRRORLIST_* variables, then `serve --config FILE`.
@@ -12,6 +12,7 @@ fn main() -> std::process::ExitCode {
         Command::Build(args) => build::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Query(args) => query::run(args),
+        Command::Probe(args) => probe::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

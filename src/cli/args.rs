@@ -38,6 +38,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Answer one request locally and show which group each host came from.
     Query(QueryArgs),
+    /// Check the mirrors' repomd.xml against the published versions and write a health file.
+    #[command(after_long_help = PROBE_AFTER_HELP)]
+    Probe(ProbeArgs),
 }
 
 /// Where the mirror data comes from. With none of these, `data/` (native format).
@@ -275,4 +278,54 @@ impl fmt::Display for AdminListen {
             None => f.write_str("none"),
         }
     }
+}
+
+/// The end of `mirrorlist probe --help`.
+const PROBE_AFTER_HELP: &str = "\
+Each round fetches repodata/repomd.xml from --sample directories of every public host (https
+when the host has it, else http; certificates checked against the system roots and --ca-file)
+and compares it with the published file details. States: current (newest version), behind
+(an older published version, a metalink alternate), stale (no published version), missing
+(404/410) and down (no connection, TLS failure, timeout, other status). missing and down take
+--fail-after failing rounds in a row; one good round brings a host back.
+
+The file (--out) is rewritten whole and atomically after each round and is valid for three
+--interval periods; its format is in docs/health.md.
+
+Signals: SIGTERM, SIGINT  abandon the round in progress (the previous file stays), exit 0.
+
+Exit status: 0 once the file is written (--once) or on a signal; non-zero for bad input,
+naming the file.";
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The health file to write (JSON). Its previous contents, if any, carry the failure counts
+    /// from round to round.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Make one round, write the file, print how many hosts are in each state, and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds from the end of one round to the start of the next.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
+    /// Hosts probed at the same time (each with its --sample requests at once).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub concurrency: u64,
+    /// Seconds one request may take, connecting, answering and sending the body together.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// Directories checked per host per round, spread over its categories; the next round takes
+    /// the next ones, so every directory is checked over time.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub sample: u64,
+    /// Failing rounds in a row before a host is marked down or missing.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub fail_after: u32,
+    /// A PEM file of extra CA certificates to trust besides the system roots (for tests or a
+    /// private CA).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
 }

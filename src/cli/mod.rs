@@ -1,10 +1,11 @@
-//! The command line: `serve`, `build`, `inspect`, `query`. Each command turns its arguments
+//! The command line: `serve`, `build`, `inspect`, `query`, `probe`. Each command turns its arguments
 //! into calls on the library and reports errors once, with the file and what to do.
 
 pub mod args;
 pub mod build;
 pub mod config;
 pub mod inspect;
+pub mod probe;
 pub mod query;
 pub mod serve;
 

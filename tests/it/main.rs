@@ -24,6 +24,7 @@ mod inspect;
 mod layers;
 mod ops;
 mod ops_systemd;
+mod probe;
 mod properties;
 mod real_client;
 mod reference;

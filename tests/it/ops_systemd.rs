@@ -101,7 +101,10 @@ fn systemd_analyze_verify_is_clean() {
     assert!(
         files.iter().any(|f| f.ends_with("mirrorlist.service"))
             && files.iter().any(|f| f.ends_with("mirrorlist.socket"))
-            && files.iter().any(|f| f.ends_with("mirrorlist-build.path")),
+            && files.iter().any(|f| f.ends_with("mirrorlist-build.path"))
+            && files
+                .iter()
+                .any(|f| f.ends_with("mirrorlist-probe.service")),
         "{files:?}"
     );
     let out = Command::new("systemd-analyze")
