@@ -36,7 +36,6 @@ pub enum FileError {
     },
 }
 
-/// Reads and checks the health file at `path`.
 impl Health {
     /// Reads and checks the health file at `path`.
     pub fn load(path: &Path) -> Result<Health, FileError> {

@@ -11,10 +11,12 @@
 //! This module reads only `crate::snapshot` and `crate::build::source`; it knows nothing of HTTP
 //! serving, the command line or reloads.
 
+mod applied;
 pub mod file;
 mod model;
 pub mod probe;
 
+pub use applied::Applied;
 pub use file::{FileError, FORMAT_VERSION};
 pub use model::*;
 pub use probe::probed_host_names;

@@ -169,28 +169,52 @@ fn place(state: Option<State>) -> Place {
     }
 }
 
-/// Applies health to hosts in answer order: `down` and `missing` hosts are left out, `stale`
-/// ones move after every other host (each group keeps its order), `current`, `behind` and
-/// unknown (`None`) ones stay where they are.
+/// What [`fit`] did to a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// No host had a state that changes anything.
+    Unchanged,
+    /// Hosts were left out or moved last.
+    Fitted { left_out: usize, moved_last: usize },
+    /// Every host would have been left out, so none was (fail open).
+    FailedOpen,
+}
+
+/// Applies health to hosts in answer order, in place: `down` and `missing` hosts are left out,
+/// `stale` ones move after every other host (each group keeps its order), `current`, `behind`
+/// and unknown (`None`) ones stay where they are.
 ///
-/// Fails open: when every host would be left out, the list comes back unchanged, since a
-/// client is better served by a doubtful mirror than by none.
-pub fn fit<T>(hosts: Vec<T>, mut state: impl FnMut(&T) -> Option<State>) -> Vec<T> {
-    let places: Vec<Place> = hosts.iter().map(|h| place(state(h))).collect();
-    if places.iter().all(|p| *p == Place::Drop) || places.iter().all(|p| *p == Place::Keep) {
-        return hosts;
-    }
-    let mut kept = Vec::with_capacity(hosts.len());
-    let mut last = Vec::new();
-    for (host, p) in hosts.into_iter().zip(places) {
-        match p {
-            Place::Keep => kept.push(host),
-            Place::Last => last.push(host),
-            Place::Drop => {}
+/// Fails open: when every host would be left out, the list stays as it is, since a client is
+/// better served by a doubtful mirror than by none. Allocates only when a host moves last.
+pub fn fit<T: Clone>(hosts: &mut Vec<T>, mut state: impl FnMut(&T) -> Option<State>) -> Fit {
+    let (mut left_out, mut moved_last) = (0, 0);
+    for host in hosts.iter() {
+        match place(state(host)) {
+            Place::Drop => left_out += 1,
+            Place::Last => moved_last += 1,
+            Place::Keep => {}
         }
     }
-    kept.append(&mut last);
-    kept
+    if left_out == 0 && moved_last == 0 {
+        return Fit::Unchanged;
+    }
+    if left_out == hosts.len() {
+        return Fit::FailedOpen;
+    }
+    let mut last = Vec::with_capacity(moved_last);
+    hosts.retain(|host| match place(state(host)) {
+        Place::Keep => true,
+        Place::Last => {
+            last.push(host.clone());
+            false
+        }
+        Place::Drop => false,
+    });
+    hosts.append(&mut last);
+    Fit::Fitted {
+        left_out,
+        moved_last,
+    }
 }
 
 /// The name a host is known by in a health file: its name, or `#<source id>` for a host
@@ -234,7 +258,9 @@ mod tests {
     }
 
     fn fit_names(names: &[&'static str], h: &Health) -> Vec<&'static str> {
-        fit(names.to_vec(), |n| h.state(n))
+        let mut names = names.to_vec();
+        fit(&mut names, |n| h.state(n));
+        names
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! most two reloads. A reload that fails, or would install data older than what is served
 //! (without `--allow-older`), leaves the served snapshot untouched.
 
+pub mod health;
 pub mod store;
 pub mod watch;
 
