@@ -35,9 +35,11 @@ pub fn parse_lines<T>(
         }
         match parse(line, std::mem::replace(&mut first, false)) {
             Line::Item(item) => out.push(item),
-            Line::Skip(why) => {
-                warnings.push(format!("{}: line {}: {why}; skipped", path.display(), number + 1))
-            }
+            Line::Skip(why) => warnings.push(format!(
+                "{}: line {}: {why}; skipped",
+                path.display(),
+                number + 1
+            )),
             Line::Ignore => {}
         }
     }

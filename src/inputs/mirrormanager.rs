@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use super::mm_cache::{self, MirrorList};
 use super::first_wins::FirstWins;
+use super::mm_cache::{self, MirrorList};
 use super::{continents, geoip, netblocks, read_file, InputError};
 use crate::inputs::raw::{
     FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
@@ -101,7 +101,9 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
 
     let mut seen_dirs = FirstWins::new();
     for dir in &list.mirror_list_cache {
-        if !seen_dirs.admit(dir.directory.as_str(), |k| w.duplicate("MirrorListCache", k)) {
+        if !seen_dirs.admit(dir.directory.as_str(), |k| {
+            w.duplicate("MirrorListCache", k)
+        }) {
             continue;
         }
         // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
@@ -158,7 +160,9 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
 
     let mut seen = FirstWins::new();
     for entry in &list.repo_arch_to_directory_name {
-        if !seen.admit(entry.key.as_str(), |k| w.duplicate("RepoArchToDirectoryName", k)) {
+        if !seen.admit(entry.key.as_str(), |k| {
+            w.duplicate("RepoArchToDirectoryName", k)
+        }) {
             continue;
         }
         // The first `+` separates them: repo names never contain one, some arch-like
@@ -201,7 +205,9 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
 
     let mut seen = FirstWins::new();
     for entry in &list.repository_redirect_cache {
-        if !seen.admit(entry.key.as_str(), |k| w.duplicate("RepositoryRedirectCache", k)) {
+        if !seen.admit(entry.key.as_str(), |k| {
+            w.duplicate("RepositoryRedirectCache", k)
+        }) {
             continue;
         }
         raw.repo_redirects
@@ -297,7 +303,9 @@ fn apply_continent_redirects(
     let mut seen = FirstWins::new();
     for entry in &list.country_continent_redirect_cache {
         let country = entry.key.to_ascii_uppercase();
-        if !seen.admit(country.clone(), |k| w.duplicate("CountryContinentRedirectCache", k)) {
+        if !seen.admit(country.clone(), |k| {
+            w.duplicate("CountryContinentRedirectCache", k)
+        }) {
             continue;
         }
         let continent = entry.value.to_ascii_uppercase();

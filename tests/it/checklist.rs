@@ -20,15 +20,15 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use mirrorlist::build::compile;
 use mirrorlist::answer::render::metalink;
-use mirrorlist::snapshot::Snapshot;
+use mirrorlist::build::compile;
 use mirrorlist::inputs::mirrormanager::{self, MmPaths};
 use mirrorlist::inputs::mm_cache::{
     FileDetailsCacheDirectoryType, FileDetailsCacheFilesType, FileDetailsType, IntIntMap,
     IntRepeatedIntMap, IntStringMap, MirrorList, MirrorListCacheType, StringRepeatedIntMap,
     StringStringMap,
 };
+use mirrorlist::snapshot::Snapshot;
 
 use crate::support::{mm_small, Response, Server};
 

@@ -21,11 +21,11 @@ use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+use mirrorlist::answer::request::{Mode, Params};
+use mirrorlist::answer::select::{select, Criteria, Group};
 use mirrorlist::answer::{answer, Client, Settings};
 use mirrorlist::build::compile;
 use mirrorlist::inputs::raw::{RawData, RawDirectory, RawGeo, RawHost};
-use mirrorlist::answer::request::{Mode, Params};
-use mirrorlist::answer::select::{select, Criteria, Group};
 use mirrorlist::snapshot::Snapshot;
 
 const COUNTRIES: [&str; 6] = ["DE", "SE", "US", "CN", "JP", "BR"];
