@@ -21,7 +21,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-use super::{admin, service, AppState, Limits};
+use super::limits::Limits;
+use super::state::AppState;
+use super::{admin, service};
 
 /// What every connection of one server shares; [`Connections::spawn`] starts one
 /// connection's task.
