@@ -16,9 +16,9 @@ use rand::Rng;
 use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::answer::render::{metalink, text};
 use crate::answer::request::{echoable, loggable, Mode, Params};
-use crate::answer::resolve::{resolve, Refusal};
-use crate::answer::select::{select, Criteria, Group};
-use crate::snapshot::model::HostIdx;
+use crate::answer::resolve::{resolve, Refusal, StatsFields};
+use crate::answer::select::{select, Chosen, Criteria, Group};
+use crate::snapshot::model::{ArchivedDirectory, HostIdx};
 use crate::snapshot::Snapshot;
 
 pub const TEXT: &str = "text/plain";
@@ -114,6 +114,9 @@ pub fn answer<R: Rng + ?Sized>(
 
 /// Answers one request; `extras` says which optional parts of the reply to fill (the others
 /// are left empty). Status, headers and body are the same whatever it says.
+///
+/// Resolve the target (or refuse), select the hosts, build the statistics line and the
+/// header, render the body for the mode, then fill the parts metrics and `query` read.
 #[allow(clippy::too_many_arguments)]
 pub fn answer_with<R: Rng + ?Sized>(
     snapshot: &Snapshot,
@@ -125,34 +128,24 @@ pub fn answer_with<R: Rng + ?Sized>(
     now: SystemTime,
     extras: Extras,
 ) -> Reply {
-    let pubdate = || httpdate::fmt_http_date(now);
-    let refuse = |refusal: &Refusal, message: &str| match mode {
-        Mode::Mirrorlist => Reply::plain(refusal.status(), None, message.as_bytes().to_vec()),
-        Mode::Metalink => Reply::plain(
-            refusal.status(),
-            Some(METALINK),
-            metalink::failure(&pubdate(), message),
-        ),
-    };
     let target = match resolve(snapshot, params, mode) {
         Ok(t) => t,
-        Err(Refusal::NoMetalink(what)) => {
-            let r = Refusal::NoMetalink(what.clone());
-            return refuse(&r, &format!("{what} not found or has not metalink"));
-        }
-        Err(r) => return refuse(&r, r.message()),
+        Err(Refusal::NoMetalink(what)) => return no_metalink(mode, now, what),
+        Err(r) => return refuse(mode, now, &r, r.message()),
     };
     let ip = match client {
         Client::Addr(ip) => ip,
-        Client::BadIp => return refuse(&Refusal::BadClientIp, Refusal::BadClientIp.message()),
+        Client::BadIp => {
+            return refuse(
+                mode,
+                now,
+                &Refusal::BadClientIp,
+                Refusal::BadClientIp.message(),
+            )
+        }
     };
 
-    let protocols: Option<Vec<&str>> = params.protocol.as_deref().map(|raw| {
-        let mut list: Vec<&str> = raw.split(',').collect();
-        list.sort_unstable();
-        list.dedup();
-        list
-    });
+    let protocols = protocol_list(params.protocol.as_deref());
     let criteria = Criteria {
         client: Some(ip),
         country: params.country.as_deref(),
@@ -166,17 +159,79 @@ pub fn answer_with<R: Rng + ?Sized>(
         .stats
         .as_ref()
         .filter(|_| extras.stats_line)
-        .map(|s| {
-            format!(
-                "IP: {ip}; DATE: {}; COUNTRY: {}; REPO: {}; ARCH: {}\n",
-                utc_date(now),
-                selection.client_country.as_deref().unwrap_or("N/A"),
-                loggable(&s.repo),
-                loggable(&s.arch)
-            )
-        });
-    let mut header = target.header;
-    header.push_str(&selection.phrases);
+        .map(|s| stats_line(ip, now, selection.client_country.as_deref(), s));
+    let header = header(target.header, &selection.phrases, params, snapshot);
+    let body = Body {
+        snapshot,
+        dir: target.dir,
+        file: target.file.as_deref(),
+        hosts: &selection.hosts,
+        protocols: protocols.as_deref(),
+    };
+    let mut reply = match mode {
+        Mode::Mirrorlist if params.redirect => body.redirect(),
+        Mode::Mirrorlist => body.mirrorlist(&header),
+        Mode::Metalink => match body.metalink(now) {
+            Ok(reply) => reply,
+            Err(refused) => {
+                return Reply {
+                    stats_line,
+                    ..refused
+                }
+            }
+        },
+    };
+    reply.first_group = selection.hosts.first().map(|c| c.group);
+    if extras.trace {
+        reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
+    }
+    reply.stats_line = stats_line;
+    reply
+}
+
+/// A refusal in the mode's form: the message as plain text, or a metalink failure document.
+fn refuse(mode: Mode, now: SystemTime, refusal: &Refusal, message: &str) -> Reply {
+    match mode {
+        Mode::Mirrorlist => Reply::plain(refusal.status(), None, message.as_bytes().to_vec()),
+        Mode::Metalink => Reply::plain(
+            refusal.status(),
+            Some(METALINK),
+            metalink::failure(&httpdate::fmt_http_date(now), message),
+        ),
+    }
+}
+
+/// The refusal for a file (`what`, its path) that has no metalink details.
+fn no_metalink(mode: Mode, now: SystemTime, what: String) -> Reply {
+    let message = format!("{what} not found or has not metalink");
+    refuse(mode, now, &Refusal::NoMetalink(what), &message)
+}
+
+/// The `protocol` parameter's schemes, sorted and de-duplicated.
+fn protocol_list(raw: Option<&str>) -> Option<Vec<&str>> {
+    raw.map(|raw| {
+        let mut list: Vec<&str> = raw.split(',').collect();
+        list.sort_unstable();
+        list.dedup();
+        list
+    })
+}
+
+/// MirrorManager's statistics log line.
+fn stats_line(ip: IpAddr, now: SystemTime, country: Option<&str>, s: &StatsFields) -> String {
+    format!(
+        "IP: {ip}; DATE: {}; COUNTRY: {}; REPO: {}; ARCH: {}\n",
+        utc_date(now),
+        country.unwrap_or("N/A"),
+        loggable(&s.repo),
+        loggable(&s.arch)
+    )
+}
+
+/// The mirrorlist header: the target's, the selection's phrases, the `protocol` echoed, and
+/// the database time when `time` asks for it.
+fn header(mut header: String, phrases: &str, params: &Params<'_>, snapshot: &Snapshot) -> String {
+    header.push_str(phrases);
     if let Some(raw) = params.protocol.as_deref() {
         header.push_str("protocol = ");
         header.push_str(&echoable(raw));
@@ -185,74 +240,75 @@ pub fn answer_with<R: Rng + ?Sized>(
         header.push_str("\n# database creation time: ");
         header.push_str(&snapshot.generated_at().to_string());
     }
-    let policy = |default| match protocols.as_deref() {
-        Some(list) => UrlPolicy::Protocols(list),
-        None => default,
-    };
-    let file = target.file.as_deref();
-    let mut reply = match mode {
-        Mode::Mirrorlist if params.redirect => {
-            match text::redirect_target(
-                snapshot,
-                target.dir,
-                file,
-                &selection.hosts,
-                protocols.as_deref(),
-            ) {
-                Some(url) => Reply {
-                    location: Some(url),
-                    ..Reply::plain(302, Some(TEXT), Vec::new())
-                },
-                None => Reply::plain(404, Some(TEXT), Vec::new()),
-            }
+    header
+}
+
+/// What the body of a successful answer is rendered from (all borrowed).
+struct Body<'a, 's> {
+    snapshot: &'s Snapshot,
+    dir: &'s ArchivedDirectory,
+    file: Option<&'a str>,
+    hosts: &'a [Chosen<'s>],
+    protocols: Option<&'a [&'a str]>,
+}
+
+impl Body<'_, '_> {
+    /// `protocol=`'s schemes if given, else `default`.
+    fn policy<'p>(&'p self, default: UrlPolicy<'p>) -> UrlPolicy<'p> {
+        match self.protocols {
+            Some(list) => UrlPolicy::Protocols(list),
+            None => default,
         }
-        Mode::Mirrorlist => Reply::plain(
-            200,
-            Some(TEXT),
-            text::mirrorlist(
-                snapshot,
-                &header,
-                target.dir,
-                file,
-                &selection.hosts,
-                policy(UrlPolicy::Preferred(MIRRORLIST_PREFERENCE)),
-            ),
-        ),
-        Mode::Metalink => {
-            let name = file.unwrap_or("");
-            match metalink::details(target.dir, name) {
-                None => {
-                    let what = format!("{}/{name}", target.dir.name.as_str());
-                    return Reply {
-                        stats_line,
-                        ..refuse(
-                            &Refusal::NoMetalink(what.clone()),
-                            &format!("{what} not found or has not metalink"),
-                        )
-                    };
-                }
-                Some(versions) => Reply::plain(
-                    200,
-                    Some(METALINK),
-                    metalink::metalink(
-                        snapshot,
-                        &pubdate(),
-                        target.dir,
-                        name,
-                        versions,
-                        &selection.hosts,
-                        policy(UrlPolicy::All),
-                    ),
-                ),
-            }
-        }
-    };
-    reply.first_group = selection.hosts.first().map(|c| c.group);
-    if extras.trace {
-        reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
     }
-    reply.stats_line = stats_line;
-    reply
+
+    /// `redirect=1`: 302 to the first host's URL, or 404 when no host has a usable one.
+    fn redirect(&self) -> Reply {
+        let target = text::redirect_target(
+            self.snapshot,
+            self.dir,
+            self.file,
+            self.hosts,
+            self.protocols,
+        );
+        match target {
+            Some(url) => Reply {
+                location: Some(url),
+                ..Reply::plain(302, Some(TEXT), Vec::new())
+            },
+            None => Reply::plain(404, Some(TEXT), Vec::new()),
+        }
+    }
+
+    fn mirrorlist(&self, header: &str) -> Reply {
+        let body = text::mirrorlist(
+            self.snapshot,
+            header,
+            self.dir,
+            self.file,
+            self.hosts,
+            self.policy(UrlPolicy::Preferred(MIRRORLIST_PREFERENCE)),
+        );
+        Reply::plain(200, Some(TEXT), body)
+    }
+
+    /// The metalink document, or the refusal when the file has no details.
+    fn metalink(&self, now: SystemTime) -> Result<Reply, Reply> {
+        let name = self.file.unwrap_or("");
+        let Some(versions) = metalink::details(self.dir, name) else {
+            let what = format!("{}/{name}", self.dir.name.as_str());
+            return Err(no_metalink(Mode::Metalink, now, what));
+        };
+        let body = metalink::metalink(
+            self.snapshot,
+            &httpdate::fmt_http_date(now),
+            self.dir,
+            name,
+            versions,
+            self.hosts,
+            self.policy(UrlPolicy::All),
+        );
+        Ok(Reply::plain(200, Some(METALINK), body))
+    }
 }
 
 /// `YYYY-MM-DD` in UTC.

@@ -78,60 +78,27 @@ pub struct Selection<'s> {
 }
 
 /// Selects hosts for `dir`.
+///
+/// The steps follow spec section 6.2: netblocks and ASN (1-2), the client's country (3),
+/// requested countries (4), GeoIP country and continent (5-6), the global list when too few
+/// local hosts can serve (7-8), then the ordering (9). Each group's list starts empty and is
+/// filled at most once, so a request allocates what it did before the steps were split.
 pub fn select<'s, R: Rng + ?Sized>(
     snapshot: &'s Snapshot,
     dir: &'s ArchivedDirectory,
     criteria: &Criteria<'_>,
     rng: &mut R,
 ) -> Selection<'s> {
-    let mut phrases = String::new();
-    let mut found_via = None;
-    let set_via = |g: Group, via: &mut Option<Group>| {
-        if via.is_none() {
-            *via = Some(g);
-        }
-    };
-    let carried = |h: HostIdx| find_entry(dir, h);
-
-    let requested: Vec<&str> = {
-        let mut list: Vec<&str> = criteria
-            .country
-            .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
-            .unwrap_or_default();
-        list.sort_unstable();
-        list.dedup();
-        list
-    };
+    let requested = requested_countries(criteria.country);
+    let mut groups = Groups::default();
 
     // 1-2: netblocks and ASN, only without `country=`.
-    let mut netblock_hosts: Vec<(u8, HostIdx)> = Vec::new();
-    let mut asn_hosts: Vec<HostIdx> = Vec::new();
     if let (true, true, Some(ip)) = (
         requested.is_empty(),
         criteria.netblock_matching,
         criteria.client,
     ) {
-        let mut nets = Vec::new();
-        snapshot.netblocks_of(ip, &mut nets);
-        for (len, hosts) in nets {
-            netblock_hosts.extend(
-                natives(hosts)
-                    .filter(|h| carried(*h).is_some())
-                    .map(|h| (len, h)),
-            );
-        }
-        if !netblock_hosts.is_empty() {
-            phrases.push_str("Using preferred netblock ");
-            set_via(Group::Netblock, &mut found_via);
-        }
-        if let Some(asn) = snapshot.asn_of(ip) {
-            let hosts = snapshot.asn_hosts(asn);
-            if !hosts.is_empty() {
-                phrases.push_str(&format!("Using ASN {asn} "));
-                set_via(Group::Asn, &mut found_via);
-                asn_hosts.extend(natives(hosts).filter(|h| carried(*h).is_some()));
-            }
-        }
+        groups.add_network(snapshot, dir, ip);
     }
 
     // 3: the client's country.
@@ -139,74 +106,189 @@ pub fn select<'s, R: Rng + ?Sized>(
     let allowed = |h: &HostIdx| host_allowed(snapshot, *h, client_country.as_deref());
 
     // 4: requested countries.
-    let mut country_hosts: Vec<HostIdx> = Vec::new();
-    let mut continent_hosts: Vec<HostIdx> = Vec::new();
-    let mut only_country = false;
-    if !requested.is_empty() {
-        for c in &requested {
-            let upper = c.to_ascii_uppercase();
-            if upper == "GLOBAL" {
-                country_hosts.extend(natives(&dir.global));
-                phrases.push_str("country = global ");
-            }
-            if let Some(hosts) = country_list(dir, &upper) {
-                country_hosts.extend(natives(hosts));
-                phrases.push_str("country = ");
-                phrases.push_str(c);
-                phrases.push(' ');
-            }
-        }
-        if country_hosts.is_empty() {
-            for c in &requested {
-                let upper = c.to_ascii_uppercase();
-                add_continent(snapshot, dir, &upper, &mut continent_hosts, &mut phrases);
-            }
-        }
-        if !country_hosts.is_empty() || !continent_hosts.is_empty() {
-            only_country = true;
-            set_via(Group::Country, &mut found_via);
-        }
-        country_hosts.retain(allowed);
-        continent_hosts.retain(allowed);
-    }
+    let only_country =
+        !requested.is_empty() && groups.add_requested(snapshot, dir, &requested, &allowed);
 
     // 5-6: GeoIP country and its continent.
-    let mut geoip_hosts: Vec<HostIdx> = Vec::new();
     if !only_country {
         if let Some(cc) = client_country.as_deref() {
-            let upper = cc.to_ascii_uppercase();
-            if let Some(hosts) = country_list(dir, &upper) {
-                geoip_hosts.reserve(hosts.len());
-                geoip_hosts.extend(natives(hosts).filter(allowed));
-                phrases.push_str("country = ");
-                phrases.push_str(&upper);
-                phrases.push(' ');
-                set_via(Group::Geoip, &mut found_via);
-            }
-            let before = continent_hosts.len();
-            add_continent(snapshot, dir, &upper, &mut continent_hosts, &mut phrases);
-            if continent_hosts.len() > before {
-                set_via(Group::Continent, &mut found_via);
-            }
-            continent_hosts.retain(allowed);
+            groups.add_geoip(snapshot, dir, cc, &allowed);
         }
     }
 
     // Hosts' entries from here on: the local hosts' below, then every host of the answer.
     let mut positions = Positions::new(dir);
-    positions.expect(
-        netblock_hosts.len()
-            + asn_hosts.len()
-            + country_hosts.len()
-            + geoip_hosts.len()
-            + continent_hosts.len(),
-    );
+    positions.expect(groups.local_len());
 
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
-    let mut global_hosts: Vec<HostIdx> = Vec::new();
     if !only_country {
-        let mut local: Vec<HostIdx> = netblock_hosts.iter().map(|(_, h)| *h).collect();
-        for list in [&asn_hosts, &country_hosts, &geoip_hosts, &continent_hosts] {
+        groups.add_global_if_few(snapshot, dir, criteria, &positions, &allowed);
+    }
+
+    // 9: order each group, then keep each host's first (best) place.
+    let hosts = groups.order(snapshot, dir, requested.len() > 1, &mut positions, rng);
+    Selection {
+        phrases: groups.phrases,
+        hosts,
+        client_country,
+        found_via: groups.found_via,
+    }
+}
+
+/// The `country` parameter's codes, sorted and de-duplicated, empty ones dropped.
+fn requested_countries(country: Option<&str>) -> Vec<&str> {
+    let mut list: Vec<&str> = country
+        .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
+        .unwrap_or_default();
+    list.sort_unstable();
+    list.dedup();
+    list
+}
+
+/// What each group contributes, in archive order until [`Groups::order`], with the header
+/// phrases and the first group that contributed.
+#[derive(Default)]
+struct Groups {
+    /// With the netblock's prefix length: longer (more specific) netblocks come first.
+    netblock: Vec<(u8, HostIdx)>,
+    asn: Vec<HostIdx>,
+    country: Vec<HostIdx>,
+    geoip: Vec<HostIdx>,
+    continent: Vec<HostIdx>,
+    global: Vec<HostIdx>,
+    phrases: String,
+    found_via: Option<Group>,
+}
+
+impl Groups {
+    /// Records `g` as MirrorManager's `found_via` unless an earlier group already is.
+    fn set_via(&mut self, g: Group) {
+        if self.found_via.is_none() {
+            self.found_via = Some(g);
+        }
+    }
+
+    /// Steps 1-2: the hosts of the netblocks holding `ip` and of `ip`'s ASN, those that carry
+    /// the directory.
+    fn add_network(&mut self, snapshot: &Snapshot, dir: &ArchivedDirectory, ip: IpAddr) {
+        let carried = |h: &HostIdx| find_entry(dir, *h).is_some();
+        let mut nets = Vec::new();
+        snapshot.netblocks_of(ip, &mut nets);
+        for (len, hosts) in nets {
+            self.netblock
+                .extend(natives(hosts).filter(carried).map(|h| (len, h)));
+        }
+        if !self.netblock.is_empty() {
+            self.phrases.push_str("Using preferred netblock ");
+            self.set_via(Group::Netblock);
+        }
+        if let Some(asn) = snapshot.asn_of(ip) {
+            let hosts = snapshot.asn_hosts(asn);
+            if !hosts.is_empty() {
+                self.phrases.push_str(&format!("Using ASN {asn} "));
+                self.set_via(Group::Asn);
+                self.asn.extend(natives(hosts).filter(carried));
+            }
+        }
+    }
+
+    /// Step 4: the hosts of the requested countries (`global` names the global list); when
+    /// none of them has hosts, those of the continents they name. True when either found
+    /// hosts: the answer is then only these.
+    fn add_requested(
+        &mut self,
+        snapshot: &Snapshot,
+        dir: &ArchivedDirectory,
+        requested: &[&str],
+        allowed: &impl Fn(&HostIdx) -> bool,
+    ) -> bool {
+        for c in requested {
+            let upper = c.to_ascii_uppercase();
+            if upper == "GLOBAL" {
+                self.country.extend(natives(&dir.global));
+                self.phrases.push_str("country = global ");
+            }
+            if let Some(hosts) = country_list(dir, &upper) {
+                self.country.extend(natives(hosts));
+                self.phrases.push_str("country = ");
+                self.phrases.push_str(c);
+                self.phrases.push(' ');
+            }
+        }
+        if self.country.is_empty() {
+            for c in requested {
+                let upper = c.to_ascii_uppercase();
+                add_continent(
+                    snapshot,
+                    dir,
+                    &upper,
+                    &mut self.continent,
+                    &mut self.phrases,
+                );
+            }
+        }
+        let only_country = !self.country.is_empty() || !self.continent.is_empty();
+        if only_country {
+            self.set_via(Group::Country);
+        }
+        self.country.retain(allowed);
+        self.continent.retain(allowed);
+        only_country
+    }
+
+    /// Steps 5-6: the hosts of the client's GeoIP country `cc` and of its continent.
+    fn add_geoip(
+        &mut self,
+        snapshot: &Snapshot,
+        dir: &ArchivedDirectory,
+        cc: &str,
+        allowed: &impl Fn(&HostIdx) -> bool,
+    ) {
+        let upper = cc.to_ascii_uppercase();
+        if let Some(hosts) = country_list(dir, &upper) {
+            self.geoip.reserve(hosts.len());
+            self.geoip.extend(natives(hosts).filter(allowed));
+            self.phrases.push_str("country = ");
+            self.phrases.push_str(&upper);
+            self.phrases.push(' ');
+            self.set_via(Group::Geoip);
+        }
+        let before = self.continent.len();
+        add_continent(
+            snapshot,
+            dir,
+            &upper,
+            &mut self.continent,
+            &mut self.phrases,
+        );
+        if self.continent.len() > before {
+            self.set_via(Group::Continent);
+        }
+        self.continent.retain(allowed);
+    }
+
+    /// How many hosts the local groups (all but global) hold, repeats included.
+    fn local_len(&self) -> usize {
+        self.netblock.len()
+            + self.asn.len()
+            + self.country.len()
+            + self.geoip.len()
+            + self.continent.len()
+    }
+
+    /// Steps 7-8: counts the distinct local hosts that serve one of the requested protocols;
+    /// below the minimum, adds the global list. With no local host at all, global is what
+    /// the answer was found via.
+    fn add_global_if_few(
+        &mut self,
+        snapshot: &Snapshot,
+        dir: &ArchivedDirectory,
+        criteria: &Criteria<'_>,
+        positions: &Positions<'_>,
+        allowed: &impl Fn(&HostIdx) -> bool,
+    ) {
+        let mut local: Vec<HostIdx> = self.netblock.iter().map(|(_, h)| *h).collect();
+        for list in [&self.asn, &self.country, &self.geoip, &self.continent] {
             local.extend(list.iter().copied());
         }
         local.sort_unstable();
@@ -220,64 +302,65 @@ pub fn select<'s, R: Rng + ?Sized>(
             })
             .count();
         if found < criteria.minimum {
-            global_hosts.reserve(dir.global.len());
-            global_hosts.extend(natives(&dir.global).filter(allowed));
-            phrases.push_str("country = global ");
+            self.global.reserve(dir.global.len());
+            self.global.extend(natives(&dir.global).filter(allowed));
+            self.phrases.push_str("country = global ");
             if found == 0 {
-                found_via = Some(Group::Global);
+                self.found_via = Some(Group::Global);
             } else {
-                set_via(Group::Global, &mut found_via);
+                self.set_via(Group::Global);
             }
         }
     }
 
-    // 9: order each group, then keep each host's first (best) place.
-    netblock_hosts.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
-    shuffle_runs(&mut netblock_hosts, rng);
-    uniform_shuffle(&mut asn_hosts, rng);
-    let total = netblock_hosts.len()
-        + asn_hosts.len()
-        + country_hosts.len()
-        + geoip_hosts.len()
-        + continent_hosts.len()
-        + global_hosts.len();
-    let mut ordered: Vec<(HostIdx, Group)> = Vec::with_capacity(total);
-    ordered.extend(netblock_hosts.iter().map(|(_, h)| (*h, Group::Netblock)));
-    ordered.extend(asn_hosts.iter().map(|h| (*h, Group::Asn)));
-    let mut scratch = ShuffleScratch::default();
-    // Only `country=` can list a host twice in one group (`country=global,de`): every other
-    // group is one archived list, or lists of distinct countries. De-duplicating before the
-    // shuffle keeps such a host's odds those of one entry; the pass below keeps any other
-    // repeat, from a bundle built elsewhere, out of the answer.
-    if requested.len() > 1 {
-        dedup_keep_first(dir, &mut country_hosts);
-    }
-    for (list, group) in [
-        (&mut country_hosts, Group::Country),
-        (&mut geoip_hosts, Group::Geoip),
-        (&mut continent_hosts, Group::Continent),
-        (&mut global_hosts, Group::Global),
-    ] {
-        weighted_shuffle(snapshot, list, rng, &mut scratch);
-        ordered.extend(list.iter().map(|h| (*h, group)));
-    }
-    // Each host once, at its best place; hosts the directory does not carry are left out.
-    let mut seen = Seen::new(dir);
-    positions.expect(ordered.len());
-    let mut hosts = Vec::with_capacity(ordered.len().min(dir.by_host.len()));
-    for (host, group) in ordered {
-        if seen.first(host) {
-            if let Some(at) = positions.get(host) {
-                let entry = &dir.by_host[at];
-                hosts.push(Chosen { host, group, entry });
+    /// Step 9: netblocks most specific first (equal lengths shuffled), ASN hosts shuffled, the
+    /// other groups shuffled by weight; then each host once, at its best place, with its
+    /// entry. Hosts the directory does not carry are left out.
+    fn order<'s, R: Rng + ?Sized>(
+        &mut self,
+        snapshot: &Snapshot,
+        dir: &'s ArchivedDirectory,
+        several_countries: bool,
+        positions: &mut Positions<'s>,
+        rng: &mut R,
+    ) -> Vec<Chosen<'s>> {
+        self.netblock
+            .sort_by_key(|(len, _)| std::cmp::Reverse(*len));
+        shuffle_runs(&mut self.netblock, rng);
+        uniform_shuffle(&mut self.asn, rng);
+        let total = self.local_len() + self.global.len();
+        let mut ordered: Vec<(HostIdx, Group)> = Vec::with_capacity(total);
+        ordered.extend(self.netblock.iter().map(|(_, h)| (*h, Group::Netblock)));
+        ordered.extend(self.asn.iter().map(|h| (*h, Group::Asn)));
+        let mut scratch = ShuffleScratch::default();
+        // Only `country=` can list a host twice in one group (`country=global,de`): every other
+        // group is one archived list, or lists of distinct countries. De-duplicating before the
+        // shuffle keeps such a host's odds those of one entry; the pass below keeps any other
+        // repeat, from a bundle built elsewhere, out of the answer.
+        if several_countries {
+            dedup_keep_first(dir, &mut self.country);
+        }
+        for (list, group) in [
+            (&mut self.country, Group::Country),
+            (&mut self.geoip, Group::Geoip),
+            (&mut self.continent, Group::Continent),
+            (&mut self.global, Group::Global),
+        ] {
+            weighted_shuffle(snapshot, list, rng, &mut scratch);
+            ordered.extend(list.iter().map(|h| (*h, group)));
+        }
+        let mut seen = Seen::new(dir);
+        positions.expect(ordered.len());
+        let mut hosts = Vec::with_capacity(ordered.len().min(dir.by_host.len()));
+        for (host, group) in ordered {
+            if seen.first(host) {
+                if let Some(at) = positions.get(host) {
+                    let entry = &dir.by_host[at];
+                    hosts.push(Chosen { host, group, entry });
+                }
             }
         }
-    }
-    Selection {
-        phrases,
-        hosts,
-        client_country,
-        found_via,
+        hosts
     }
 }
 

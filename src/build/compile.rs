@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::inputs::first_wins::FirstWins;
-use crate::inputs::raw::{RawData, RawGeo};
+use crate::inputs::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
 use crate::snapshot::model::{
     AsnHosts, Continent, CountryContinent, CountryHosts, Directory, FileEntry, Geo, Host, HostIdx,
     HostUrls, Meta, Net, NetAsn, NetCountry, NetHosts, RepoArch, RepoRedirect, SnapshotData,
@@ -36,61 +36,132 @@ pub struct Compiled {
 
 /// Compiles raw input into snapshot data. `source_kind` is recorded for `inspect`;
 /// `built_at` is the build time in Unix seconds.
+///
+/// The steps run in a fixed order, so the warnings come out in the same order for the same
+/// input: hosts, base URLs, directories, repo/arch and redirects, netblocks and ASNs, countries,
+/// geo, and finally the meta record (which counts the warnings).
 pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compiled, CompileError> {
     let RawData {
-        generated_at,
-        hosts: raw_hosts,
-        base_urls: raw_urls,
-        directories: raw_dirs,
         mut file_details,
-        repo_arch: raw_repo_arch,
-        repo_redirects: raw_redirects,
-        disabled_repos,
-        host_netblocks: raw_host_netblocks,
-        asn_hosts: raw_asn_hosts,
-        global_asn: raw_global_asn,
-        netblock_countries: raw_netblock_countries,
-        country_continent,
-        geo: raw_geo,
-        inputs,
         mut warnings,
+        ..
     } = raw;
 
-    // Hosts: dense indices in external-id order.
-    let mut host_index: HashMap<i64, HostIdx> = HashMap::with_capacity(raw_hosts.len());
-    let mut hosts = Vec::with_capacity(raw_hosts.len());
-    for (external_id, raw_host) in raw_hosts {
-        let weight = match raw_host.bandwidth {
-            Some(b) if b >= 1 => u32::try_from(b).unwrap_or(u32::MAX),
-            Some(b) => {
-                warnings.push(format!(
-                    "host {external_id}: bandwidth {b} < 1; weight 1 used"
-                ));
-                1
-            }
-            None => {
-                warnings.push(format!("host {external_id}: no bandwidth; weight 1 used"));
-                1
-            }
-        };
-        let mut allowed: Vec<String> = raw_host
-            .allowed_countries
-            .iter()
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        allowed.sort();
-        allowed.dedup();
-        host_index.insert(external_id, index_of(hosts.len()));
-        hosts.push(Host {
-            external_id,
-            name: raw_host.name,
-            country: raw_host.country.to_ascii_uppercase(),
-            weight,
-            allowed_countries: allowed,
-        });
+    let hosts = HostTable::build(raw.hosts, &mut warnings);
+    let mut urls = UrlTable::build(raw.base_urls);
+    let directories = compile_directories(
+        raw.directories,
+        &hosts,
+        &mut urls,
+        &mut file_details,
+        &mut warnings,
+    )?;
+    let (repo_arch, repo_listing) = compile_repo_arch(raw.repo_arch, &directories, &mut warnings);
+    let repo_redirects = compile_redirects(raw.repo_redirects, &mut warnings);
+    let mut disabled_repos = raw.disabled_repos;
+    disabled_repos.sort();
+    disabled_repos.dedup();
+
+    // Host netblocks and ASNs: one entry per network (or ASN), hosts merged in order.
+    let host_netblocks = merge_host_lists(
+        raw.host_netblocks
+            .into_iter()
+            .map(|(net, ids)| (NetKey::from(net), ids)),
+        &hosts,
+        "(host netblocks)",
+        "HostNetblockCache",
+    )?
+    .into_iter()
+    .map(|(k, hosts)| NetHosts { net: k.0, hosts })
+    .collect();
+    let asn_hosts = merge_host_lists(raw.asn_hosts, &hosts, "(host ASNs)", "HostAsnCache")?
+        .into_iter()
+        .map(|(asn, hosts)| AsnHosts { asn, hosts })
+        .collect();
+    let global_asn = compile_global_asn(raw.global_asn);
+    let netblock_countries = net_countries(raw.netblock_countries);
+    let (countries, continents) = compile_countries(&raw.country_continent);
+    let geo = match raw.geo {
+        RawGeo::None => Geo::None,
+        RawGeo::Mmdb(bytes) => Geo::Mmdb(bytes),
+        RawGeo::Networks(list) => Geo::Networks(net_countries(list)),
+    };
+
+    let data = SnapshotData {
+        meta: Meta {
+            generated_at: raw.generated_at,
+            built_at,
+            source_kind: source_kind.to_string(),
+            inputs: raw.inputs,
+            warnings: warnings.len() as u64,
+        },
+        hosts: hosts.hosts,
+        base_urls: urls.base_urls,
+        directories,
+        repo_arch,
+        repo_redirects,
+        disabled_repos,
+        repo_listing,
+        host_netblocks,
+        global_asn,
+        asn_hosts,
+        netblock_countries,
+        countries,
+        continents,
+        geo,
+    };
+    Ok(Compiled { data, warnings })
+}
+
+/// The hosts with dense indices in external-id order, and the map from external id to index.
+struct HostTable {
+    hosts: Vec<Host>,
+    index: HashMap<i64, HostIdx>,
+}
+
+impl HostTable {
+    /// Gives every host its dense index; a host without a usable bandwidth gets weight 1 (and a
+    /// warning), so that selection can still weigh it.
+    fn build(raw_hosts: BTreeMap<i64, RawHost>, warnings: &mut Vec<String>) -> HostTable {
+        let mut index: HashMap<i64, HostIdx> = HashMap::with_capacity(raw_hosts.len());
+        let mut hosts = Vec::with_capacity(raw_hosts.len());
+        for (external_id, raw_host) in raw_hosts {
+            let weight = match raw_host.bandwidth {
+                Some(b) if b >= 1 => u32::try_from(b).unwrap_or(u32::MAX),
+                Some(b) => {
+                    warnings.push(format!(
+                        "host {external_id}: bandwidth {b} < 1; weight 1 used"
+                    ));
+                    1
+                }
+                None => {
+                    warnings.push(format!("host {external_id}: no bandwidth; weight 1 used"));
+                    1
+                }
+            };
+            let mut allowed: Vec<String> = raw_host
+                .allowed_countries
+                .iter()
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            allowed.sort();
+            allowed.dedup();
+            index.insert(external_id, index_of(hosts.len()));
+            hosts.push(Host {
+                external_id,
+                name: raw_host.name,
+                country: raw_host.country.to_ascii_uppercase(),
+                weight,
+                allowed_countries: allowed,
+            });
+        }
+        HostTable { hosts, index }
     }
-    let host_of = |directory: &str, list: &'static str, id: i64| {
-        host_index
+
+    /// The dense index of host `id`, or the error naming the `directory` and `list` that
+    /// referred to a host no host table describes.
+    fn of(&self, directory: &str, list: &'static str, id: i64) -> Result<HostIdx, CompileError> {
+        self.index
             .get(&id)
             .copied()
             .ok_or_else(|| CompileError::UnknownHost {
@@ -98,25 +169,88 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
                 list,
                 host: id,
             })
-    };
-
-    // Base URLs: dense indices in external-id order.
-    // One that could not stand in a `Location` header is left out here, and named (with the
-    // host that lists it) below, where the host is known.
-    let mut url_index: HashMap<i64, u32> = HashMap::with_capacity(raw_urls.len());
-    let mut base_urls = Vec::with_capacity(raw_urls.len());
-    let mut unusable_urls: HashMap<i64, (String, &'static str)> = HashMap::new();
-    for (id, url) in raw_urls {
-        if let Err(why) = check_base_url(&url) {
-            unusable_urls.insert(id, (url, why));
-            continue;
-        }
-        url_index.insert(id, index_of(base_urls.len()));
-        base_urls.push(url);
     }
-    let mut unusable_named = HashSet::new();
+}
 
-    // Directories, sorted by name; the first of two with one name wins.
+/// The base URLs with dense indices in external-id order.
+///
+/// One that could not stand in a `Location` header is left out, and named (with the host that
+/// lists it) once per host and URL when a directory refers to it, where the host is known.
+struct UrlTable {
+    base_urls: Vec<String>,
+    index: HashMap<i64, u32>,
+    unusable: HashMap<i64, (String, &'static str)>,
+    /// (host id, URL id) pairs already warned about.
+    named: HashSet<(i64, i64)>,
+}
+
+impl UrlTable {
+    fn build(raw_urls: BTreeMap<i64, String>) -> UrlTable {
+        let mut index: HashMap<i64, u32> = HashMap::with_capacity(raw_urls.len());
+        let mut base_urls = Vec::with_capacity(raw_urls.len());
+        let mut unusable = HashMap::new();
+        for (id, url) in raw_urls {
+            if let Err(why) = check_base_url(&url) {
+                unusable.insert(id, (url, why));
+                continue;
+            }
+            index.insert(id, index_of(base_urls.len()));
+            base_urls.push(url);
+        }
+        UrlTable {
+            base_urls,
+            index,
+            unusable,
+            named: HashSet::new(),
+        }
+    }
+
+    /// The dense indices of `url_ids` as host `host_id` (index `host`) lists them in directory
+    /// `dir`; an unusable or missing URL is skipped with a warning.
+    fn resolve(
+        &mut self,
+        dir: &str,
+        host_id: i64,
+        host: HostIdx,
+        url_ids: &[i64],
+        hosts: &HostTable,
+        warnings: &mut Vec<String>,
+    ) -> Vec<u32> {
+        let mut urls = Vec::with_capacity(url_ids.len());
+        for url_id in url_ids {
+            match self.index.get(url_id) {
+                Some(&u) => urls.push(u),
+                None if self.unusable.contains_key(url_id) => {
+                    if self.named.insert((host_id, *url_id)) {
+                        let (url, why) = &self.unusable[url_id];
+                        let host_name = hosts
+                            .hosts
+                            .get(host as usize)
+                            .map_or("?", |h: &Host| h.name.as_str());
+                        warnings.push(format!(
+                            "host {host_name:?} ({host_id}): base URL {url:?} {why}; skipped"
+                        ));
+                    }
+                }
+                None => warnings.push(format!(
+                    "directory {dir:?}: host {host_id} names URL id {url_id}, which does not exist; skipped"
+                )),
+            }
+        }
+        urls
+    }
+}
+
+/// Directories, sorted by name; the first of two with one name wins. File details are taken
+/// out of `file_details` by directory name; those left over name no directory and are warned
+/// about.
+fn compile_directories(
+    raw_dirs: Vec<RawDirectory>,
+    hosts: &HostTable,
+    urls: &mut UrlTable,
+    file_details: &mut BTreeMap<String, BTreeMap<String, Vec<FileDetails>>>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Directory>, CompileError> {
     let mut seen_dirs = BTreeMap::new();
     let mut names = FirstWins::new();
     for dir in raw_dirs {
@@ -128,113 +262,123 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
     }
     let mut directories = Vec::with_capacity(seen_dirs.len());
     for (name, dir) in seen_dirs {
-        let mut by_host: Vec<HostUrls> = Vec::with_capacity(dir.by_host.len());
-        for (host_id, url_ids) in &dir.by_host {
-            let host = host_of(&name, "ByHostId", *host_id)?;
-            let mut urls = Vec::with_capacity(url_ids.len());
-            for url_id in url_ids {
-                match url_index.get(url_id) {
-                    Some(&u) => urls.push(u),
-                    None if unusable_urls.contains_key(url_id) => {
-                        if unusable_named.insert((*host_id, *url_id)) {
-                            let (url, why) = &unusable_urls[url_id];
-                            let host_name = hosts
-                                .get(host as usize)
-                                .map_or("?", |h: &Host| h.name.as_str());
-                            warnings.push(format!(
-                                "host {host_name:?} ({host_id}): base URL {url:?} {why}; skipped"
-                            ));
-                        }
-                    }
-                    None => warnings.push(format!(
-                        "directory {name:?}: host {host_id} names URL id {url_id}, which does not exist; skipped"
-                    )),
-                }
-            }
-            if by_host.iter().any(|h| h.host == host) {
-                warnings.push(format!(
-                    "directory {name:?}: host {host_id} listed twice in ByHostId; first kept"
-                ));
-                continue;
-            }
-            by_host.push(HostUrls {
-                host,
-                public: false,
-                urls,
-            });
-        }
-        by_host.sort_by_key(|h| h.host);
-        let carries = |h: HostIdx| by_host.binary_search_by_key(&h, |e| e.host).ok();
-
-        // A public host that has no URLs here could never be answered; keeping it out of the
-        // lists means selection counts only hosts that can serve (as the production server
-        // counts after building URLs).
-        let mut global = Vec::with_capacity(dir.global.len());
-        for id in &dir.global {
-            let h = host_of(&name, "Global", *id)?;
-            if carries(h).is_some() && !global.contains(&h) {
-                global.push(h);
-            }
-        }
-        let public: Vec<usize> = global.iter().filter_map(|h| carries(*h)).collect();
-        let mut by_country = Vec::with_capacity(dir.by_country.len());
-        for (country, ids) in &dir.by_country {
-            let mut list = Vec::with_capacity(ids.len());
-            for id in ids {
-                let h = host_of(&name, "ByCountry", *id)?;
-                if carries(h).is_some() && !list.contains(&h) {
-                    list.push(h);
-                }
-            }
-            by_country.push(CountryHosts {
-                country: country.to_ascii_uppercase(),
-                hosts: list,
-            });
-        }
-        for i in public {
-            by_host[i].public = true;
-        }
-        by_country.sort_by(|a, b| a.country.cmp(&b.country));
-        by_country.dedup_by(|later, first| {
-            if later.country == first.country {
-                for h in later.hosts.drain(..) {
-                    if !first.hosts.contains(&h) {
-                        first.hosts.push(h);
-                    }
-                }
-                true
-            } else {
-                false
-            }
-        });
-        let files = file_details
-            .remove(&name)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, details)| FileEntry { name, details })
-            .collect();
-        directories.push(Directory {
-            name,
-            subpath: dir.subpath,
-            global,
-            by_country,
-            by_host,
-            files,
-        });
+        let files = file_details.remove(&name).unwrap_or_default();
+        directories.push(compile_directory(name, dir, files, hosts, urls, warnings)?);
     }
     for dir in file_details.keys() {
         warnings.push(format!(
             "file details for directory {dir:?}, which is not in the directory list; skipped"
         ));
     }
+    Ok(directories)
+}
+
+/// One directory: its hosts with their URLs (sorted by host), and its global and per-country
+/// lists.
+///
+/// A public host that has no URLs here could never be answered; keeping it out of the lists
+/// means selection counts only hosts that can serve (as the production server counts after
+/// building URLs).
+fn compile_directory(
+    name: String,
+    dir: RawDirectory,
+    files: BTreeMap<String, Vec<FileDetails>>,
+    hosts: &HostTable,
+    urls: &mut UrlTable,
+    warnings: &mut Vec<String>,
+) -> Result<Directory, CompileError> {
+    let mut by_host = compile_by_host(&name, &dir.by_host, hosts, urls, warnings)?;
+    let carries = |h: HostIdx| by_host.binary_search_by_key(&h, |e| e.host).ok();
+    let carried_list = |ids: &[i64], list: &'static str| -> Result<Vec<HostIdx>, CompileError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let h = hosts.of(&name, list, *id)?;
+            if carries(h).is_some() {
+                push_unique(&mut out, h);
+            }
+        }
+        Ok(out)
+    };
+
+    let global = carried_list(&dir.global, "Global")?;
+    let public: Vec<usize> = global.iter().filter_map(|h| carries(*h)).collect();
+    let mut by_country = Vec::with_capacity(dir.by_country.len());
+    for (country, ids) in &dir.by_country {
+        by_country.push(CountryHosts {
+            country: country.to_ascii_uppercase(),
+            hosts: carried_list(ids, "ByCountry")?,
+        });
+    }
+    for i in public {
+        by_host[i].public = true;
+    }
+    by_country.sort_by(|a, b| a.country.cmp(&b.country));
+    by_country.dedup_by(|later, first| {
+        if later.country == first.country {
+            for h in later.hosts.drain(..) {
+                push_unique(&mut first.hosts, h);
+            }
+            true
+        } else {
+            false
+        }
+    });
+    let files = files
+        .into_iter()
+        .map(|(name, details)| FileEntry { name, details })
+        .collect();
+    Ok(Directory {
+        name,
+        subpath: dir.subpath,
+        global,
+        by_country,
+        by_host,
+        files,
+    })
+}
+
+/// A directory's `ByHostId` table: each host with the dense indices of its URLs, sorted by
+/// host; a host listed twice keeps its first entry.
+fn compile_by_host(
+    name: &str,
+    raw_by_host: &[(i64, Vec<i64>)],
+    hosts: &HostTable,
+    urls: &mut UrlTable,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<HostUrls>, CompileError> {
+    let mut by_host: Vec<HostUrls> = Vec::with_capacity(raw_by_host.len());
+    for (host_id, url_ids) in raw_by_host {
+        let host = hosts.of(name, "ByHostId", *host_id)?;
+        let urls = urls.resolve(name, *host_id, host, url_ids, hosts, warnings);
+        if by_host.iter().any(|h| h.host == host) {
+            warnings.push(format!(
+                "directory {name:?}: host {host_id} listed twice in ByHostId; first kept"
+            ));
+            continue;
+        }
+        by_host.push(HostUrls {
+            host,
+            public: false,
+            urls,
+        });
+    }
+    by_host.sort_by_key(|h| h.host);
+    Ok(by_host)
+}
+
+/// Repo/arch pairs, sorted by their `repo+arch` key, with the `repodata` directory found for
+/// each; and the `# repo=…&arch=…` listing that an unknown-repo answer prints.
+fn compile_repo_arch(
+    raw_repo_arch: Vec<RawRepoArch>,
+    directories: &[Directory],
+    warnings: &mut Vec<String>,
+) -> (Vec<RepoArch>, String) {
     let dir_index = |name: &str| {
         directories
             .binary_search_by(|d| d.name.as_str().cmp(name))
             .ok()
             .map(index_of)
     };
-
-    // Repo/arch pairs, sorted by their `repo+arch` key.
     let mut repo_arch: Vec<RepoArch> = Vec::with_capacity(raw_repo_arch.len());
     for pair in raw_repo_arch {
         let key = format!("{}+{}", pair.repo, pair.arch);
@@ -257,12 +401,7 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
         });
     }
     repo_arch.sort_by(|a, b| a.key.cmp(&b.key));
-    dedup_sorted(
-        &mut repo_arch,
-        |e| e.key.clone(),
-        "repo/arch",
-        &mut warnings,
-    );
+    dedup_sorted(&mut repo_arch, |e| e.key.clone(), "repo/arch", warnings);
     let repo_listing = repo_arch
         .iter()
         .filter_map(|e| {
@@ -273,7 +412,14 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
             }
         })
         .collect();
+    (repo_arch, repo_listing)
+}
 
+/// Repo redirects sorted by the repo they redirect from; empty ends are dropped.
+fn compile_redirects(
+    raw_redirects: Vec<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> Vec<RepoRedirect> {
     let mut repo_redirects: Vec<RepoRedirect> = raw_redirects
         .into_iter()
         .filter(|(from, to)| !from.is_empty() && !to.is_empty())
@@ -284,55 +430,46 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
         &mut repo_redirects,
         |e| e.from.clone(),
         "repo redirect",
-        &mut warnings,
+        warnings,
     );
-    let mut disabled_repos = disabled_repos;
-    disabled_repos.sort();
-    disabled_repos.dedup();
+    repo_redirects
+}
 
-    // Host netblocks: one entry per network, hosts merged in order.
-    let mut nets: BTreeMap<NetKey, Vec<HostIdx>> = BTreeMap::new();
-    for (net, ids) in raw_host_netblocks {
-        let list = nets.entry(NetKey::from(net)).or_default();
+/// Host lists keyed by network or ASN: one entry per key, the hosts of repeated keys merged in
+/// order. `what` and `list` name the table in the error for an unknown host.
+fn merge_host_lists<K: Ord>(
+    entries: impl IntoIterator<Item = (K, Vec<i64>)>,
+    hosts: &HostTable,
+    what: &str,
+    list: &'static str,
+) -> Result<BTreeMap<K, Vec<HostIdx>>, CompileError> {
+    let mut map: BTreeMap<K, Vec<HostIdx>> = BTreeMap::new();
+    for (key, ids) in entries {
+        let merged = map.entry(key).or_default();
         for id in ids {
-            let h = host_of("(host netblocks)", "HostNetblockCache", id)?;
-            if !list.contains(&h) {
-                list.push(h);
-            }
+            push_unique(merged, hosts.of(what, list, id)?);
         }
     }
-    let host_netblocks = nets
-        .into_iter()
-        .map(|(k, hosts)| NetHosts { net: k.0, hosts })
-        .collect();
+    Ok(map)
+}
 
-    let mut asn_map: BTreeMap<u32, Vec<HostIdx>> = BTreeMap::new();
-    for (asn, ids) in raw_asn_hosts {
-        let list = asn_map.entry(asn).or_default();
-        for id in ids {
-            let h = host_of("(host ASNs)", "HostAsnCache", id)?;
-            if !list.contains(&h) {
-                list.push(h);
-            }
-        }
-    }
-    let asn_hosts = asn_map
-        .into_iter()
-        .map(|(asn, hosts)| AsnHosts { asn, hosts })
-        .collect();
-
+/// The global network-to-ASN table; the first ASN listed for a network wins.
+fn compile_global_asn(raw_global_asn: Vec<(ipnet::IpNet, u32)>) -> Vec<NetAsn> {
     let mut asn_nets: BTreeMap<NetKey, u32> = BTreeMap::new();
     for (net, asn) in raw_global_asn {
         asn_nets.entry(NetKey::from(net)).or_insert(asn);
     }
-    let global_asn = asn_nets
+    asn_nets
         .into_iter()
         .map(|(k, asn)| NetAsn { net: k.0, asn })
-        .collect();
+        .collect()
+}
 
-    let netblock_countries = net_countries(raw_netblock_countries);
-
-    let countries: Vec<CountryContinent> = country_continent
+/// The country-to-continent table and its inverse, each continent with its member countries.
+fn compile_countries(
+    country_continent: &BTreeMap<String, String>,
+) -> (Vec<CountryContinent>, Vec<Continent>) {
+    let countries = country_continent
         .iter()
         .map(|(c, k)| CountryContinent {
             country: c.clone(),
@@ -340,7 +477,7 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
         })
         .collect();
     let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (country, continent) in &country_continent {
+    for (country, continent) in country_continent {
         members
             .entry(continent.as_str())
             .or_default()
@@ -353,37 +490,14 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
             members,
         })
         .collect();
+    (countries, continents)
+}
 
-    let geo = match raw_geo {
-        RawGeo::None => Geo::None,
-        RawGeo::Mmdb(bytes) => Geo::Mmdb(bytes),
-        RawGeo::Networks(list) => Geo::Networks(net_countries(list)),
-    };
-
-    let data = SnapshotData {
-        meta: Meta {
-            generated_at,
-            built_at,
-            source_kind: source_kind.to_string(),
-            inputs,
-            warnings: warnings.len() as u64,
-        },
-        hosts,
-        base_urls,
-        directories,
-        repo_arch,
-        repo_redirects,
-        disabled_repos,
-        repo_listing,
-        host_netblocks,
-        global_asn,
-        asn_hosts,
-        netblock_countries,
-        countries,
-        continents,
-        geo,
-    };
-    Ok(Compiled { data, warnings })
+/// Appends `h` unless the list already has it (lists keep their first-seen order).
+fn push_unique(list: &mut Vec<HostIdx>, h: HostIdx) {
+    if !list.contains(&h) {
+        list.push(h);
+    }
 }
 
 /// Networks sorted so that equal networks are adjacent and the first listed one wins.

@@ -90,47 +90,61 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
     };
 
     read_hosts(&mut w, list, &mut raw.hosts);
+    w.each_first(
+        "HCUrlCache",
+        &list.hc_url_cache,
+        |u| u.key,
+        |_, url| {
+            raw.base_urls.insert(url.key, url.value.clone());
+        },
+    );
+    read_directories(&mut w, list, &mut raw);
+    read_file_details(&mut w, list, &mut raw);
+    read_repos(&mut w, list, &mut raw);
+    read_networks(&mut w, list, &mut raw);
 
-    let mut seen = FirstWins::new();
-    for url in &list.hc_url_cache {
-        if !seen.admit(url.key, |k| w.duplicate("HCUrlCache", k)) {
-            continue;
-        }
-        raw.base_urls.insert(url.key, url.value.clone());
-    }
+    raw.warnings = w.warnings;
+    Ok(raw)
+}
 
-    let mut seen_dirs = FirstWins::new();
-    for dir in &list.mirror_list_cache {
-        if !seen_dirs.admit(dir.directory.as_str(), |k| {
-            w.duplicate("MirrorListCache", k)
-        }) {
-            continue;
-        }
-        // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
-        let raw_dir = RawDirectory {
-            name: dir.directory.clone(),
-            subpath: dir.subpath.clone().unwrap_or_default(),
-            global: dir.global.clone(),
-            by_country: dir
-                .by_country
+/// MirrorListCache: one [`RawDirectory`] per directory name (the first wins), its hosts
+/// registered.
+fn read_directories(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
+    let sections = &list.mirror_list_cache;
+    w.each_first(
+        "MirrorListCache",
+        sections,
+        |d| d.directory.as_str(),
+        |_, dir| {
+            // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
+            let raw_dir = RawDirectory {
+                name: dir.directory.clone(),
+                subpath: dir.subpath.clone().unwrap_or_default(),
+                global: dir.global.clone(),
+                by_country: dir
+                    .by_country
+                    .iter()
+                    .map(|c| (c.key.to_ascii_uppercase(), c.value.clone()))
+                    .collect(),
+                by_host: dir
+                    .by_host_id
+                    .iter()
+                    .map(|h| (h.key, h.value.clone()))
+                    .collect(),
+            };
+            let ids = raw_dir
+                .global
                 .iter()
-                .map(|c| (c.key.to_ascii_uppercase(), c.value.clone()))
-                .collect(),
-            by_host: dir
-                .by_host_id
-                .iter()
-                .map(|h| (h.key, h.value.clone()))
-                .collect(),
-        };
-        let ids = raw_dir
-            .global
-            .iter()
-            .chain(raw_dir.by_country.iter().flat_map(|(_, ids)| ids))
-            .chain(raw_dir.by_host.iter().map(|(id, _)| id));
-        register(&mut raw.hosts, ids);
-        raw.directories.push(raw_dir);
-    }
+                .chain(raw_dir.by_country.iter().flat_map(|(_, ids)| ids))
+                .chain(raw_dir.by_host.iter().map(|(id, _)| id));
+            register(&mut raw.hosts, ids);
+            raw.directories.push(raw_dir);
+        },
+    );
+}
 
+/// FileDetailsCache: the checksums, size and time of each file, by directory and file name.
+fn read_file_details(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
     for dir in &list.file_details_cache {
         let files = raw.file_details.entry(dir.directory.clone()).or_default();
         for f in &dir.file_details_cache_files {
@@ -157,34 +171,38 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
             files.insert(f.filename.clone(), details);
         }
     }
+}
 
-    let mut seen = FirstWins::new();
-    for entry in &list.repo_arch_to_directory_name {
-        if !seen.admit(entry.key.as_str(), |k| {
-            w.duplicate("RepoArchToDirectoryName", k)
-        }) {
-            continue;
-        }
-        // The first `+` separates them: repo names never contain one, some arch-like
-        // suffixes might.
-        let Some((repo, arch)) = entry.key.split_once('+') else {
-            w.skip(
-                "RepoArchToDirectoryName",
-                &entry.key,
-                "not of the form `repo+arch`",
-            );
-            continue;
-        };
-        if repo.is_empty() || arch.is_empty() {
-            w.skip("RepoArchToDirectoryName", &entry.key, "empty repo or arch");
-            continue;
-        }
-        raw.repo_arch.push(RawRepoArch {
-            repo: repo.to_string(),
-            arch: arch.to_string(),
-            directory: entry.value.clone(),
-        });
-    }
+/// The repository tables: RepoArchToDirectoryName, DisabledRepositoryCache and
+/// RepositoryRedirectCache.
+fn read_repos(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
+    let pairs = &list.repo_arch_to_directory_name;
+    w.each_first(
+        "RepoArchToDirectoryName",
+        pairs,
+        |e| e.key.as_str(),
+        |w, entry| {
+            // The first `+` separates them: repo names never contain one, some arch-like
+            // suffixes might.
+            let Some((repo, arch)) = entry.key.split_once('+') else {
+                w.skip(
+                    "RepoArchToDirectoryName",
+                    &entry.key,
+                    "not of the form `repo+arch`",
+                );
+                return;
+            };
+            if repo.is_empty() || arch.is_empty() {
+                w.skip("RepoArchToDirectoryName", &entry.key, "empty repo or arch");
+                return;
+            }
+            raw.repo_arch.push(RawRepoArch {
+                repo: repo.to_string(),
+                arch: arch.to_string(),
+                directory: entry.value.clone(),
+            });
+        },
+    );
 
     // The production server looks these up by linear scan, so for a repeated key the first
     // entry decides. MirrorManager's generator writes one entry per disabled repository row,
@@ -203,18 +221,22 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
         }
     }
 
-    let mut seen = FirstWins::new();
-    for entry in &list.repository_redirect_cache {
-        if !seen.admit(entry.key.as_str(), |k| {
-            w.duplicate("RepositoryRedirectCache", k)
-        }) {
-            continue;
-        }
-        raw.repo_redirects
-            .push((entry.key.clone(), entry.value.clone()));
-    }
+    let redirects = &list.repository_redirect_cache;
+    w.each_first(
+        "RepositoryRedirectCache",
+        redirects,
+        |e| e.key.as_str(),
+        |_, entry| {
+            raw.repo_redirects
+                .push((entry.key.clone(), entry.value.clone()));
+        },
+    );
+}
 
-    // Unlike the production server, a bad key does not end the scan (spec section 12, bug 6).
+/// The network tables: HostNetblockCache, NetblockCountryCache and HostAsnCache.
+///
+/// Unlike the production server, a bad key does not end the scan (spec section 12, bug 6).
+fn read_networks(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
     for entry in &list.host_netblock_cache {
         let Some(net) = netblocks::parse_net(&entry.key) else {
             w.skip("HostNetblockCache", &entry.key, "not a network or address");
@@ -248,36 +270,37 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
         register(&mut raw.hosts, &entry.value);
         raw.asn_hosts.push((asn, entry.value.clone()));
     }
-
-    raw.warnings = w.warnings;
-    Ok(raw)
 }
 
 /// Hosts from the three per-host tables. Other tables only reference hosts; `register` adds
 /// those, so compile sees every id the cache mentions.
 fn read_hosts(w: &mut Warner<'_>, list: &MirrorList, hosts: &mut BTreeMap<i64, RawHost>) {
-    let mut seen = FirstWins::new();
-    for entry in &list.host_country_cache {
-        if !seen.admit(entry.key, |k| w.duplicate("HostCountryCache", k)) {
-            continue;
-        }
-        hosts.entry(entry.key).or_default().country = entry.value.to_ascii_uppercase();
-    }
-    let mut seen = FirstWins::new();
-    for entry in &list.host_bandwidth_cache {
-        if !seen.admit(entry.key, |k| w.duplicate("HostBandwidthCache", k)) {
-            continue;
-        }
-        hosts.entry(entry.key).or_default().bandwidth = Some(entry.value);
-    }
-    let mut seen = FirstWins::new();
-    for entry in &list.host_country_allowed_cache {
-        if !seen.admit(entry.key, |k| w.duplicate("HostCountryAllowedCache", k)) {
-            continue;
-        }
-        hosts.entry(entry.key).or_default().allowed_countries =
-            entry.value.iter().map(|c| c.to_ascii_uppercase()).collect();
-    }
+    w.each_first(
+        "HostCountryCache",
+        &list.host_country_cache,
+        |e| e.key,
+        |_, entry| {
+            hosts.entry(entry.key).or_default().country = entry.value.to_ascii_uppercase();
+        },
+    );
+    w.each_first(
+        "HostBandwidthCache",
+        &list.host_bandwidth_cache,
+        |e| e.key,
+        |_, entry| {
+            hosts.entry(entry.key).or_default().bandwidth = Some(entry.value);
+        },
+    );
+    let allowed = &list.host_country_allowed_cache;
+    w.each_first(
+        "HostCountryAllowedCache",
+        allowed,
+        |e| e.key,
+        |_, entry| {
+            hosts.entry(entry.key).or_default().allowed_countries =
+                entry.value.iter().map(|c| c.to_ascii_uppercase()).collect();
+        },
+    );
 }
 
 fn register<'a>(hosts: &mut BTreeMap<i64, RawHost>, ids: impl IntoIterator<Item = &'a i64>) {
@@ -356,6 +379,24 @@ impl Warner<'_> {
 
     fn duplicate(&mut self, section: &str, key: impl Display) {
         self.skip(section, key, "duplicate key, the first entry is kept");
+    }
+
+    /// Calls `f` with each entry of `section` whose key (by `key`) is the first of its kind;
+    /// a later one is warned about and skipped, because the production server's linear scans
+    /// find the first.
+    fn each_first<'t, T, K: Ord + Display>(
+        &mut self,
+        section: &str,
+        entries: &'t [T],
+        key: impl Fn(&'t T) -> K,
+        mut f: impl FnMut(&mut Self, &'t T),
+    ) {
+        let mut seen = FirstWins::new();
+        for entry in entries {
+            if seen.admit(key(entry), |k| self.duplicate(section, k)) {
+                f(self, entry);
+            }
+        }
     }
 }
 

@@ -231,6 +231,45 @@ struct HostCategory {
     only: Option<Vec<String>>,
 }
 
+/// Where each network and ASN already has its entry in `RawData` (the first host listing it
+/// creates it; later ones join it).
+#[derive(Default)]
+struct NetworkSlots {
+    netblock: HashMap<IpNet, usize>,
+    asn: HashMap<u32, usize>,
+}
+
+/// A `[[host]]`'s own fields checked: its country and its allowed countries, upper-cased.
+fn host_fields(
+    entry: &HostEntry,
+    err: &impl Fn(String) -> InputError,
+) -> Result<(String, Vec<String>), InputError> {
+    let country = country_code(&entry.country).ok_or_else(|| {
+        err(format!(
+            "`country`: {:?} is not a two-letter country code",
+            entry.country
+        ))
+    })?;
+    if entry.bandwidth < 1 {
+        return Err(err(format!(
+            "`bandwidth`: must be at least 1 (Mbit/s), got {}",
+            entry.bandwidth
+        )));
+    }
+    let mut allowed = Vec::new();
+    for code in &entry.allowed_countries {
+        allowed.push(country_code(code).ok_or_else(|| {
+            err(format!(
+                "`allowed_countries`: {code:?} is not a two-letter country code"
+            ))
+        })?);
+    }
+    if entry.asn_clients && entry.asn.is_none() {
+        return Err(err("`asn_clients = true` needs `asn`".into()));
+    }
+    Ok((country, allowed))
+}
+
 /// Where an error in `mirrors.toml` is, kept apart from `Mapper::raw` so error closures can
 /// borrow it while `raw` is being filled.
 #[derive(Clone, Copy)]
@@ -392,8 +431,7 @@ impl Mapper<'_> {
     ) -> Result<Vec<HostPlan>, InputError> {
         let loc = self.loc;
         let mut plans: Vec<HostPlan> = Vec::new();
-        let mut netblock_index: HashMap<IpNet, usize> = HashMap::new();
-        let mut asn_index: HashMap<u32, usize> = HashMap::new();
+        let mut networks = NetworkSlots::default();
         let mut next_url_id: i64 = 1;
         for (position, entry) in entries.iter().enumerate() {
             let id = position as i64 + 1;
@@ -406,29 +444,7 @@ impl Mapper<'_> {
             if plans.iter().any(|p| &p.name == name) {
                 return Err(err("`name`: a [[host]] with this name comes earlier".into()));
             }
-            let country = country_code(&entry.country).ok_or_else(|| {
-                err(format!(
-                    "`country`: {:?} is not a two-letter country code",
-                    entry.country
-                ))
-            })?;
-            if entry.bandwidth < 1 {
-                return Err(err(format!(
-                    "`bandwidth`: must be at least 1 (Mbit/s), got {}",
-                    entry.bandwidth
-                )));
-            }
-            let mut allowed = Vec::new();
-            for code in &entry.allowed_countries {
-                allowed.push(country_code(code).ok_or_else(|| {
-                    err(format!(
-                        "`allowed_countries`: {code:?} is not a two-letter country code"
-                    ))
-                })?);
-            }
-            if entry.asn_clients && entry.asn.is_none() {
-                return Err(err("`asn_clients = true` needs `asn`".into()));
-            }
+            let (country, allowed) = host_fields(entry, &err)?;
 
             let mut host_categories: Vec<HostCategory> = Vec::new();
             for served in &entry.categories {
@@ -440,51 +456,8 @@ impl Mapper<'_> {
                 host_categories.push(hc);
             }
 
-            for text in &entry.netblocks {
-                let net = netblocks::parse_net(text).ok_or_else(|| {
-                    err(format!("`netblocks`: {text:?} is not a CIDR or an address"))
-                })?;
-                // A /0 would make this host every client's preferred mirror: surely a typo.
-                if net.prefix_len() == 0 {
-                    return Err(err(format!("`netblocks`: {text:?} covers every address")));
-                }
-                let slot = *netblock_index.entry(net).or_insert_with(|| {
-                    self.raw.host_netblocks.push((net, Vec::new()));
-                    self.raw.host_netblocks.len() - 1
-                });
-                let hosts = &mut self.raw.host_netblocks[slot].1;
-                if !hosts.contains(&id) {
-                    hosts.push(id);
-                }
-            }
-            if let (true, Some(asn)) = (entry.asn_clients, entry.asn) {
-                let slot = *asn_index.entry(asn).or_insert_with(|| {
-                    self.raw.asn_hosts.push((asn, Vec::new()));
-                    self.raw.asn_hosts.len() - 1
-                });
-                self.raw.asn_hosts[slot].1.push(id);
-            }
-
-            if entry.categories.is_empty() {
-                self.warn(
-                    span.clone(),
-                    format!("host {name:?}: no [[host.category]]; it serves nothing"),
-                );
-            }
-            if entry.private && entry.netblocks.is_empty() && !entry.asn_clients {
-                self.warn(
-                    span.clone(),
-                    format!("host {name:?}: private without `netblocks` or `asn_clients`; no client can reach it"),
-                );
-            }
-            if !self.raw.country_continent.is_empty()
-                && !self.raw.country_continent.contains_key(&country)
-            {
-                self.warn(
-                    span.clone(),
-                    format!("host {name:?}: country {country} is not in {CONTINENTS_FILE}"),
-                );
-            }
+            self.host_networks(entry, id, &mut networks, &err)?;
+            self.host_warnings(entry, name, span.clone(), &country);
             self.raw.hosts.insert(
                 id,
                 RawHost {
@@ -503,6 +476,66 @@ impl Mapper<'_> {
             });
         }
         Ok(plans)
+    }
+
+    /// A host's netblocks and, with `asn_clients`, its ASN: each network (or ASN) gets one
+    /// entry, the first host to list it creates it (`networks` remembers where).
+    fn host_networks(
+        &mut self,
+        entry: &HostEntry,
+        id: i64,
+        networks: &mut NetworkSlots,
+        err: &impl Fn(String) -> InputError,
+    ) -> Result<(), InputError> {
+        for text in &entry.netblocks {
+            let net = netblocks::parse_net(text)
+                .ok_or_else(|| err(format!("`netblocks`: {text:?} is not a CIDR or an address")))?;
+            // A /0 would make this host every client's preferred mirror: surely a typo.
+            if net.prefix_len() == 0 {
+                return Err(err(format!("`netblocks`: {text:?} covers every address")));
+            }
+            let slot = *networks.netblock.entry(net).or_insert_with(|| {
+                self.raw.host_netblocks.push((net, Vec::new()));
+                self.raw.host_netblocks.len() - 1
+            });
+            let hosts = &mut self.raw.host_netblocks[slot].1;
+            if !hosts.contains(&id) {
+                hosts.push(id);
+            }
+        }
+        if let (true, Some(asn)) = (entry.asn_clients, entry.asn) {
+            let slot = *networks.asn.entry(asn).or_insert_with(|| {
+                self.raw.asn_hosts.push((asn, Vec::new()));
+                self.raw.asn_hosts.len() - 1
+            });
+            self.raw.asn_hosts[slot].1.push(id);
+        }
+        Ok(())
+    }
+
+    /// Warnings for a host that loads but cannot be what was meant: it serves nothing, no
+    /// client can reach it, or its country has no continent.
+    fn host_warnings(&mut self, entry: &HostEntry, name: &str, span: Range<usize>, country: &str) {
+        if entry.categories.is_empty() {
+            self.warn(
+                span.clone(),
+                format!("host {name:?}: no [[host.category]]; it serves nothing"),
+            );
+        }
+        if entry.private && entry.netblocks.is_empty() && !entry.asn_clients {
+            self.warn(
+                span.clone(),
+                format!("host {name:?}: private without `netblocks` or `asn_clients`; no client can reach it"),
+            );
+        }
+        if !self.raw.country_continent.is_empty()
+            && !self.raw.country_continent.contains_key(country)
+        {
+            self.warn(
+                span,
+                format!("host {name:?}: country {country} is not in {CONTINENTS_FILE}"),
+            );
+        }
     }
 
     /// One `[[host.category]]`: its URLs get the next base-URL ids.
@@ -532,9 +565,36 @@ impl Mapper<'_> {
         if hc.urls.is_empty() {
             return Err(err("`urls` is empty".into()));
         }
+        let url_ids = self.category_urls(&hc.urls, next_url_id, &err)?;
+        let only = match &hc.only {
+            None => None,
+            Some(patterns) if patterns.is_empty() => {
+                return Err(err(
+                    "`only` is empty; leave it out to carry every directory".into(),
+                ))
+            }
+            Some(patterns) => {
+                let dirs = &categories[category].dirs;
+                Some(self.only_patterns(patterns, dirs, host, &hc.name, span.clone(), &err)?)
+            }
+        };
+        Ok(HostCategory {
+            category,
+            url_ids,
+            only,
+        })
+    }
+
+    /// A host category's base URLs, trailing slashes trimmed, each given the next base-URL id.
+    fn category_urls(
+        &mut self,
+        urls: &[String],
+        next_url_id: &mut i64,
+        err: &impl Fn(String) -> InputError,
+    ) -> Result<Vec<i64>, InputError> {
         let mut url_ids = Vec::new();
         let mut seen = HashSet::new();
-        for url in &hc.urls {
+        for url in urls {
             // Paths are appended as "/subpath", so a trailing slash would double it.
             let url = url.trim().trim_end_matches('/');
             let scheme_ok = url.split_once("://").is_some_and(|(scheme, rest)| {
@@ -554,42 +614,35 @@ impl Mapper<'_> {
             url_ids.push(*next_url_id);
             *next_url_id += 1;
         }
-        let only = match &hc.only {
-            None => None,
-            Some(patterns) if patterns.is_empty() => {
-                return Err(err(
-                    "`only` is empty; leave it out to carry every directory".into(),
-                ))
+        Ok(url_ids)
+    }
+
+    /// A host category's `only` patterns, cleaned; one that matches none of the category's
+    /// `dirs` is kept, with a warning (it may be meant for a directory still to come).
+    fn only_patterns(
+        &mut self,
+        patterns: &[String],
+        dirs: &[String],
+        host: &str,
+        category: &str,
+        span: Range<usize>,
+        err: &impl Fn(String) -> InputError,
+    ) -> Result<Vec<String>, InputError> {
+        let mut cleaned = Vec::new();
+        for pattern in patterns {
+            let p = clean_path(pattern, false)
+                .ok_or_else(|| err(format!("`only`: {pattern:?} is not a relative path")))?;
+            if !dirs.iter().any(|d| pattern_matches(p, d)) {
+                self.warn(
+                    span.clone(),
+                    format!(
+                        "host {host:?}: category {category:?}: `only` pattern {p:?} matches no directory"
+                    ),
+                );
             }
-            Some(patterns) => {
-                let mut cleaned = Vec::new();
-                for pattern in patterns {
-                    let p = clean_path(pattern, false).ok_or_else(|| {
-                        err(format!("`only`: {pattern:?} is not a relative path"))
-                    })?;
-                    if !categories[category]
-                        .dirs
-                        .iter()
-                        .any(|d| pattern_matches(p, d))
-                    {
-                        self.warn(
-                            span.clone(),
-                            format!(
-                                "host {host:?}: category {:?}: `only` pattern {p:?} matches no directory",
-                                hc.name
-                            ),
-                        );
-                    }
-                    cleaned.push(p.to_string());
-                }
-                Some(cleaned)
-            }
-        };
-        Ok(HostCategory {
-            category,
-            url_ids,
-            only,
-        })
+            cleaned.push(p.to_string());
+        }
+        Ok(cleaned)
     }
 
     /// Emits one RawDirectory per directory, in category order, each repository directory

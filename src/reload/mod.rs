@@ -7,21 +7,21 @@
 //! after it, which reads the newest input. Reload starts are at least
 //! [`DEFAULT_MIN_INTERVAL`] apart (`--reload-interval-ms`): a trigger after a quiet spell
 //! reloads at once, and a burst of triggers, however spread over that interval, becomes at
-//! most two reloads. A reload that fails, or would install data older than what is served
+//! most two reloads ([`trigger::Triggers`] keeps that schedule, on tokio's clock). A reload that fails, or would install data older than what is served
 //! (without `--allow-older`), leaves the served snapshot untouched.
 
 pub mod health;
 pub mod store;
+pub mod trigger;
 pub mod watch;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use tokio::sync::Notify;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::build::source::Source;
 pub use store::{ReloadCounters, Store};
+use trigger::Triggers;
 
 /// The least time between the starts of two reloads, unless configured otherwise.
 pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -31,13 +31,8 @@ pub struct Reloader {
     source: Source,
     store: Arc<Store>,
     allow_older: bool,
-    /// A reload has been asked for since the last one started.
-    pending: AtomicBool,
-    /// Wakes [`Reloader::run`] when `pending` is set.
-    wake: Notify,
-    min_interval: Duration,
-    /// When the oldest trigger not yet served arrived (for "trigger to installed" times).
-    pending_since: Mutex<Option<Instant>>,
+    /// The pending flag and the minimum interval between reload starts.
+    triggers: Triggers,
     /// Held for the whole of a reload: one at a time, whoever calls.
     running: tokio::sync::Mutex<()>,
     /// Called after each install attempt with its outcome (systemd notifications use it).
@@ -73,10 +68,7 @@ impl Reloader {
             source,
             store,
             allow_older,
-            pending: AtomicBool::new(false),
-            wake: Notify::new(),
-            min_interval: DEFAULT_MIN_INTERVAL,
-            pending_since: Mutex::new(None),
+            triggers: Triggers::new(DEFAULT_MIN_INTERVAL),
             running: tokio::sync::Mutex::new(()),
             hooks: Vec::new(),
         }
@@ -84,7 +76,7 @@ impl Reloader {
 
     /// Sets the least time between the starts of two reloads ([`DEFAULT_MIN_INTERVAL`]).
     pub fn min_interval(mut self, interval: Duration) -> Reloader {
-        self.min_interval = interval;
+        self.triggers.set_min_interval(interval);
         self
     }
 
@@ -99,11 +91,7 @@ impl Reloader {
 
     /// Asks for a reload; cheap, never blocks, coalesces with pending requests.
     pub fn trigger(&self) {
-        if let Ok(mut since) = self.pending_since.lock() {
-            since.get_or_insert_with(Instant::now);
-        }
-        self.pending.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
+        self.triggers.trigger();
     }
 
     /// Loads once now and installs the result. Used for the first snapshot and by [`run`].
@@ -112,13 +100,8 @@ impl Reloader {
     pub async fn reload_now(&self) -> Result<u64, ReloadError> {
         let _one_at_a_time = self.running.lock().await;
         // Triggers from here on ask for the next reload; the ones before are served by this one.
-        self.pending.store(false, Ordering::SeqCst);
-        let triggered = self
-            .pending_since
-            .lock()
-            .ok()
-            .and_then(|mut since| since.take());
-        let started = Instant::now();
+        let triggered = self.triggers.begin();
+        let started = tokio::time::Instant::now();
         let waited_ms = triggered.map_or(0, |t| started.duration_since(t).as_millis() as u64);
         tracing::info!(source = %self.source.describe(), waited_ms, "reload started");
         self.emit(ReloadEvent::Started);
@@ -171,7 +154,7 @@ impl Reloader {
         let allow_older = self.allow_older;
         // Everything slow, including dropping a snapshot that is refused, on a blocking thread.
         let (loaded, load) = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
+            let started = std::time::Instant::now();
             // The new bundle's pages replace the served one's in memory instead of adding to
             // them; the served snapshot maps back (from the page cache) what requests read.
             let served_at = current.map(|current| {
@@ -212,24 +195,7 @@ impl Reloader {
     /// Serves triggers until `shutdown` completes.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut last_start: Option<Instant> = None;
-        loop {
-            // A wake-up whose trigger a reload already served finds the flag clear: wait on.
-            while !self.pending.load(Ordering::SeqCst) {
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = &mut shutdown => return,
-                }
-            }
-            if let Some(next) = last_start.map(|t| t + self.min_interval) {
-                if next > Instant::now() {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(next.into()) => {}
-                        () = &mut shutdown => return,
-                    }
-                }
-            }
-            last_start = Some(Instant::now());
+        while self.triggers.next(shutdown.as_mut()).await {
             let _ = self.reload_now().await; // logged and counted inside
         }
     }
@@ -244,8 +210,8 @@ impl Reloader {
 /// Drops the replaced snapshot once the requests still reading it are done (waiting at most
 /// [`RELEASE_WAIT`]), so that the last reference, whose drop does the freeing, is this one.
 fn release(old: Arc<crate::snapshot::Snapshot>) {
-    let until = Instant::now() + RELEASE_WAIT;
-    while Arc::strong_count(&old) > 1 && Instant::now() < until {
+    let until = std::time::Instant::now() + RELEASE_WAIT;
+    while Arc::strong_count(&old) > 1 && std::time::Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(old);

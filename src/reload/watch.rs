@@ -268,10 +268,11 @@ mod tests {
         assert_eq!(set[Path::new("/var/lib/mm")].len(), 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_burst_becomes_one_call() {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-        // Real time: a generous debounce so a slow machine cannot split the burst.
+        // tokio's paused clock: the sleeps below take no wall-clock time, and a slow machine
+        // cannot split the burst.
         let debounce = Duration::from_millis(500);
         let (tx, rx) = mpsc::unbounded_channel();
         let calls = Arc::new(AtomicUsize::new(0));
@@ -298,6 +299,53 @@ mod tests {
         tx.send(PathBuf::from("/x")).unwrap();
         wait_for(2).await;
         assert_eq!(calls.load(SeqCst), 2);
+        drop(tx);
+        task.await.unwrap();
+    }
+
+    /// Runs `debounce_loop` with [`DEBOUNCE`] and records when it calls back.
+    fn recorded_loop() -> (
+        mpsc::UnboundedSender<PathBuf>,
+        Arc<std::sync::Mutex<Vec<Instant>>>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = calls.clone();
+        let task = tokio::spawn(debounce_loop(rx, DEBOUNCE, move || {
+            recorded.lock().unwrap().push(Instant::now());
+        }));
+        (tx, calls, task)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_call_comes_one_debounce_after_the_last_event() {
+        let (tx, calls, task) = recorded_loop();
+        let mut last = Instant::now();
+        for _ in 0..5 {
+            tx.send(PathBuf::from("/x")).unwrap();
+            last = Instant::now();
+            tokio::time::sleep(DEBOUNCE / 2).await;
+        }
+        tokio::time::sleep(DEBOUNCE * 10).await;
+        assert_eq!(*calls.lock().unwrap(), vec![last + DEBOUNCE]);
+        drop(tx);
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_without_pause_still_call_within_max_delay() {
+        let (tx, calls, task) = recorded_loop();
+        let first = Instant::now();
+        // Never quiet for a whole debounce, for a little over two MAX_DELAYs.
+        while Instant::now() < first + MAX_DELAY * 2 + DEBOUNCE {
+            tx.send(PathBuf::from("/x")).unwrap();
+            tokio::time::sleep(DEBOUNCE / 4).await;
+        }
+        let calls_so_far = calls.lock().unwrap().clone();
+        assert_eq!(calls_so_far.len(), 2, "{calls_so_far:?}");
+        assert_eq!(calls_so_far[0], first + MAX_DELAY);
+        assert!(calls_so_far[1] - calls_so_far[0] <= MAX_DELAY + DEBOUNCE);
         drop(tx);
         task.await.unwrap();
     }

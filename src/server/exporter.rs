@@ -17,9 +17,10 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::metrics::{BUCKETS_NS, ENDPOINTS, STATUSES};
+use super::metrics::{Metrics, BUCKETS_NS, ENDPOINTS, STATUSES};
 use super::state::AppState;
 use crate::answer::select::Group;
+use crate::reload::store::ReloadCounters;
 
 /// The `Content-Type` of `/metrics` (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -82,161 +83,40 @@ fn gauge<V: prometheus_client::encoding::EncodeGaugeValue>(
         .encode_gauge(&value)
 }
 
+/// A counter family: one series per label set, in the order given.
+fn counter_family<'l, const N: usize>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: impl IntoIterator<Item = ([(&'l str, &'l str); N], u64)>,
+) -> Result<(), fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in series {
+        family
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, u64, u64>(&value, None)?;
+    }
+    Ok(())
+}
+
+fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
 impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let state = &*self.state;
-        let m = &state.metrics;
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-
-        {
-            let mut family = encoder.encode_descriptor(
-                "mirrorlist_requests",
-                "Requests answered, by endpoint and HTTP status.",
-                None,
-                MetricType::Counter,
-            )?;
-            for (e, endpoint) in ENDPOINTS.iter().enumerate() {
-                for (s, status) in STATUSES.iter().enumerate() {
-                    let value = load(&m.requests[e][s]);
-                    // Always show the series a service can produce, so rates start at zero;
-                    // other paths only ever get 404.
-                    if value == 0
-                        && (*endpoint == "other" && *status != "404" || *status == "other")
-                    {
-                        continue;
-                    }
-                    family
-                        .encode_family(&[("endpoint", *endpoint), ("status", *status)])?
-                        .encode_counter::<NoLabelSet, u64, u64>(&value, None)?;
-                }
-            }
-        }
-        {
-            let mut family = encoder.encode_descriptor(
-                "mirrorlist_first_group",
-                "Answers by the group their first mirror came from (netblock, asn, country, geoip, continent, global).",
-                None,
-                MetricType::Counter,
-            )?;
-            for (g, group) in Group::ALL.iter().enumerate() {
-                family
-                    .encode_family(&[("group", group.as_str())])?
-                    .encode_counter::<NoLabelSet, u64, u64>(&load(&m.first_group[g]), None)?;
-            }
-        }
-        {
-            let buckets: Vec<(f64, u64)> = BUCKETS_NS
-                .iter()
-                .map(|&ns| ns as f64 / 1e9)
-                .chain([f64::INFINITY])
-                .zip(m.latency_buckets.iter().map(load))
-                .collect();
-            let count = buckets.iter().map(|(_, n)| n).sum();
-            // A scrape racing with requests may see the sum a little ahead of the buckets.
-            let sum = load(&m.latency_sum_ns) as f64 / 1e9;
-            encoder
-                .encode_descriptor(
-                    "mirrorlist_request_duration_seconds",
-                    "Time to answer a request, from routing to the response being built.",
-                    None,
-                    MetricType::Histogram,
-                )?
-                .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
-        }
-
-        let now = crate::clock::unix_now();
-        let snapshot = state.store.load();
-        let (ready, generated, sequence) = match snapshot.as_deref() {
-            Some(s) => (1u64, s.generated_at(), s.sequence()),
-            None => (0, 0, 0),
-        };
-        drop(snapshot);
-        gauge(
-            &mut encoder,
-            "mirrorlist_ready",
-            "1 once a snapshot is installed (what /readyz reports), else 0.",
-            ready,
-        )?;
-        gauge(
-            &mut encoder,
-            "mirrorlist_snapshot_generated_timestamp_seconds",
-            "When the served data was generated (Unix seconds; 0: nothing served yet).",
-            generated,
-        )?;
-        gauge(
-            &mut encoder,
-            "mirrorlist_snapshot_age_seconds",
-            "Seconds since the served data was generated (0: nothing served yet).",
-            if generated == 0 {
-                0
-            } else {
-                now as i64 - generated as i64
-            },
-        )?;
-        gauge(
-            &mut encoder,
-            "mirrorlist_snapshot_sequence",
-            "Installs since start-up of the snapshot being served (1: the first load).",
-            sequence,
-        )?;
-
-        let r = &state.store.reloads;
-        {
-            let mut family = encoder.encode_descriptor(
-                "mirrorlist_reloads",
-                "Snapshot loads by outcome, the first load at start-up included.",
-                None,
-                MetricType::Counter,
-            )?;
-            for (result, value) in [("ok", load(&r.ok)), ("failed", load(&r.failed))] {
-                family
-                    .encode_family(&[("result", result)])?
-                    .encode_counter::<NoLabelSet, u64, u64>(&value, None)?;
-            }
-        }
-        gauge(
-            &mut encoder,
-            "mirrorlist_reload_last_success_timestamp_seconds",
-            "When the last snapshot was installed (Unix seconds; 0: never).",
-            load(&r.last_ok_at),
-        )?;
-        gauge(
-            &mut encoder,
-            "mirrorlist_reload_last_failure_timestamp_seconds",
-            "When a reload last failed (Unix seconds; 0: never).",
-            load(&r.last_failed_at),
-        )?;
-        gauge(
-            &mut encoder,
-            "mirrorlist_reload_last_duration_seconds",
-            "How long the last successful reload took, trigger to installed.",
-            load(&r.last_duration_ms) as f64 / 1e3,
-        )?;
-
+        encode_requests(&mut encoder, &state.metrics)?;
+        encode_latency(&mut encoder, &state.metrics)?;
+        encode_snapshot(&mut encoder, state)?;
+        encode_reloads(&mut encoder, &state.store.reloads)?;
         gauge(
             &mut encoder,
             "mirrorlist_open_connections",
             "Client connections open on the public listener.",
             state.connections.get(),
         )?;
-
-        let (written, dropped) = state
-            .stats
-            .as_ref()
-            .map_or((0, 0), |s| (s.written(), s.dropped()));
-        counter(
-            &mut encoder,
-            "mirrorlist_stats_log_lines_written",
-            "Statistics-log lines written (0 without -l).",
-            written,
-        )?;
-        counter(
-            &mut encoder,
-            "mirrorlist_stats_log_lines_dropped",
-            "Statistics-log lines dropped because the writer could not keep up.",
-            dropped,
-        )?;
-
+        encode_stats_log(&mut encoder, state)?;
         encoder
             .encode_descriptor(
                 "mirrorlist_build",
@@ -247,6 +127,147 @@ impl Collector for StateCollector {
             .encode_info(&[("version", env!("CARGO_PKG_VERSION"))])?;
         Ok(())
     }
+}
+
+/// The request counters: by endpoint and status, and by the group of the first mirror.
+fn encode_requests(encoder: &mut DescriptorEncoder, m: &Metrics) -> Result<(), fmt::Error> {
+    let by_status = ENDPOINTS.iter().enumerate().flat_map(|(e, endpoint)| {
+        STATUSES.iter().enumerate().filter_map(move |(s, status)| {
+            let value = load(&m.requests[e][s]);
+            // Always show the series a service can produce, so rates start at zero;
+            // other paths only ever get 404.
+            if value == 0 && (*endpoint == "other" && *status != "404" || *status == "other") {
+                return None;
+            }
+            Some(([("endpoint", *endpoint), ("status", *status)], value))
+        })
+    });
+    counter_family(
+        encoder,
+        "mirrorlist_requests",
+        "Requests answered, by endpoint and HTTP status.",
+        by_status,
+    )?;
+    counter_family(
+        encoder,
+        "mirrorlist_first_group",
+        "Answers by the group their first mirror came from (netblock, asn, country, geoip, continent, global).",
+        Group::ALL
+            .iter()
+            .enumerate()
+            .map(|(g, group)| ([("group", group.as_str())], load(&m.first_group[g]))),
+    )
+}
+
+/// The request latency histogram.
+fn encode_latency(encoder: &mut DescriptorEncoder, m: &Metrics) -> Result<(), fmt::Error> {
+    let buckets: Vec<(f64, u64)> = BUCKETS_NS
+        .iter()
+        .map(|&ns| ns as f64 / 1e9)
+        .chain([f64::INFINITY])
+        .zip(m.latency_buckets.iter().map(load))
+        .collect();
+    let count = buckets.iter().map(|(_, n)| n).sum();
+    // A scrape racing with requests may see the sum a little ahead of the buckets.
+    let sum = load(&m.latency_sum_ns) as f64 / 1e9;
+    encoder
+        .encode_descriptor(
+            "mirrorlist_request_duration_seconds",
+            "Time to answer a request, from routing to the response being built.",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+}
+
+/// The served snapshot: whether there is one, when its data was generated, its sequence.
+fn encode_snapshot(encoder: &mut DescriptorEncoder, state: &AppState) -> Result<(), fmt::Error> {
+    let now = crate::clock::unix_now();
+    let snapshot = state.store.load();
+    let (ready, generated, sequence) = match snapshot.as_deref() {
+        Some(s) => (1u64, s.generated_at(), s.sequence()),
+        None => (0, 0, 0),
+    };
+    drop(snapshot);
+    gauge(
+        encoder,
+        "mirrorlist_ready",
+        "1 once a snapshot is installed (what /readyz reports), else 0.",
+        ready,
+    )?;
+    gauge(
+        encoder,
+        "mirrorlist_snapshot_generated_timestamp_seconds",
+        "When the served data was generated (Unix seconds; 0: nothing served yet).",
+        generated,
+    )?;
+    gauge(
+        encoder,
+        "mirrorlist_snapshot_age_seconds",
+        "Seconds since the served data was generated (0: nothing served yet).",
+        if generated == 0 {
+            0
+        } else {
+            now as i64 - generated as i64
+        },
+    )?;
+    gauge(
+        encoder,
+        "mirrorlist_snapshot_sequence",
+        "Installs since start-up of the snapshot being served (1: the first load).",
+        sequence,
+    )
+}
+
+/// Reload outcomes and the times and duration of the last ones.
+fn encode_reloads(encoder: &mut DescriptorEncoder, r: &ReloadCounters) -> Result<(), fmt::Error> {
+    counter_family(
+        encoder,
+        "mirrorlist_reloads",
+        "Snapshot loads by outcome, the first load at start-up included.",
+        [
+            ([("result", "ok")], load(&r.ok)),
+            ([("result", "failed")], load(&r.failed)),
+        ],
+    )?;
+    gauge(
+        encoder,
+        "mirrorlist_reload_last_success_timestamp_seconds",
+        "When the last snapshot was installed (Unix seconds; 0: never).",
+        load(&r.last_ok_at),
+    )?;
+    gauge(
+        encoder,
+        "mirrorlist_reload_last_failure_timestamp_seconds",
+        "When a reload last failed (Unix seconds; 0: never).",
+        load(&r.last_failed_at),
+    )?;
+    gauge(
+        encoder,
+        "mirrorlist_reload_last_duration_seconds",
+        "How long the last successful reload took, trigger to installed.",
+        load(&r.last_duration_ms) as f64 / 1e3,
+    )
+}
+
+/// The statistics log's written and dropped lines.
+fn encode_stats_log(encoder: &mut DescriptorEncoder, state: &AppState) -> Result<(), fmt::Error> {
+    let (written, dropped) = state
+        .stats
+        .as_ref()
+        .map_or((0, 0), |s| (s.written(), s.dropped()));
+    counter(
+        encoder,
+        "mirrorlist_stats_log_lines_written",
+        "Statistics-log lines written (0 without -l).",
+        written,
+    )?;
+    counter(
+        encoder,
+        "mirrorlist_stats_log_lines_dropped",
+        "Statistics-log lines dropped because the writer could not keep up.",
+        dropped,
+    )
 }
 
 #[cfg(test)]

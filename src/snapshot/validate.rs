@@ -2,7 +2,7 @@
 //! every index points inside its table and every list that is binary-searched is sorted.
 //! After this, the request path may index without checking more than `get`.
 
-use super::model::ArchivedSnapshotData;
+use super::model::{ArchivedDirectory, ArchivedSnapshotData};
 
 /// An archived index (little-endian `u32`).
 type Idx = rkyv::Archived<u32>;
@@ -18,24 +18,11 @@ fn max_index(list: &[Idx]) -> Option<u32> {
 
 /// Returns a description of the first inconsistency found.
 pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
-    let hosts = data.hosts.len();
-    let urls = data.base_urls.len();
-    let dirs = data.directories.len();
-    let host_ok = |h: u32, what: &dyn Fn() -> String| {
-        if (h as usize) < hosts {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} names host #{h}, but there are {hosts} hosts",
-                what()
-            ))
-        }
+    let bounds = Bounds {
+        hosts: data.hosts.len(),
+        urls: data.base_urls.len(),
+        dirs: data.directories.len(),
     };
-    let hosts_ok = |list: &[Idx], what: &dyn Fn() -> String| match max_index(list) {
-        Some(h) => host_ok(h, what),
-        None => Ok(()),
-    };
-
     for (i, h) in data.hosts.iter().enumerate() {
         if h.weight.to_native() == 0 {
             return Err(format!("host #{i} has weight 0"));
@@ -48,9 +35,51 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
         "directories".to_string()
     })?;
     for d in data.directories.iter() {
+        bounds.directory(d)?;
+    }
+    check_repos(data, &bounds)?;
+    check_networks(data, &bounds)?;
+    sorted(data.countries.iter().map(|e| e.country.as_str()), || {
+        "countries".to_string()
+    })?;
+    sorted(data.continents.iter().map(|e| e.code.as_str()), || {
+        "continents".to_string()
+    })?;
+    Ok(())
+}
+
+/// The table sizes that indexes must stay below.
+struct Bounds {
+    hosts: usize,
+    urls: usize,
+    dirs: usize,
+}
+
+impl Bounds {
+    fn host_ok(&self, h: u32, what: &dyn Fn() -> String) -> Result<(), String> {
+        let hosts = self.hosts;
+        if (h as usize) < hosts {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} names host #{h}, but there are {hosts} hosts",
+                what()
+            ))
+        }
+    }
+
+    fn hosts_ok(&self, list: &[Idx], what: &dyn Fn() -> String) -> Result<(), String> {
+        match max_index(list) {
+            Some(h) => self.host_ok(h, what),
+            None => Ok(()),
+        }
+    }
+
+    /// One directory: its lists sorted and their indexes in range. One pass per list (these
+    /// are most of a large snapshot): order and indexes together.
+    fn directory(&self, d: &ArchivedDirectory) -> Result<(), String> {
         let name = || format!("directory {:?}", d.name.as_str());
-        hosts_ok(d.global.as_slice(), &name)?;
-        // One pass per list (these are most of a large snapshot): order and indexes together.
+        self.hosts_ok(d.global.as_slice(), &name)?;
         let mut prev_country: Option<&str> = None;
         for c in d.by_country.iter() {
             let country = c.country.as_str();
@@ -58,8 +87,9 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
                 return Err(format!("{} are not sorted at {country:?}", name()));
             }
             prev_country = Some(country);
-            hosts_ok(c.hosts.as_slice(), &name)?;
+            self.hosts_ok(c.hosts.as_slice(), &name)?;
         }
+        let urls = self.urls;
         let mut prev_host: Option<u32> = None;
         for e in d.by_host.iter() {
             let host = e.host.to_native();
@@ -73,15 +103,19 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
         }
         // Strictly increasing, so the last is the largest.
         if let Some(host) = prev_host {
-            host_ok(host, &name)?;
+            self.host_ok(host, &name)?;
         }
-        sorted(d.files.iter().map(|f| f.name.as_str()), name)?;
+        sorted(d.files.iter().map(|f| f.name.as_str()), name)
     }
+}
+
+/// Repo/arch pairs (sorted, pointing at directories that exist), redirects, disabled repos.
+fn check_repos(data: &ArchivedSnapshotData, bounds: &Bounds) -> Result<(), String> {
     sorted(data.repo_arch.iter().map(|e| e.key.as_str()), || {
         "repo/arch pairs".to_string()
     })?;
     for e in data.repo_arch.iter() {
-        let in_range = |d: u32| (d as usize) < dirs;
+        let in_range = |d: u32| (d as usize) < bounds.dirs;
         let repodata_ok = e.repodata.as_ref().is_none_or(|d| in_range(d.to_native()));
         if !in_range(e.directory.to_native()) || !repodata_ok {
             return Err(format!(
@@ -95,18 +129,22 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
     })?;
     sorted(data.disabled_repos.iter().map(|e| e.as_str()), || {
         "disabled repos".to_string()
-    })?;
+    })
+}
+
+/// Host netblocks, ASN host lists and the prefix tables: valid prefixes, hosts in range.
+fn check_networks(data: &ArchivedSnapshotData, bounds: &Bounds) -> Result<(), String> {
     for e in data.host_netblocks.iter() {
         if e.net.to_ipnet().is_none() {
             return Err("a host netblock has an invalid prefix length".into());
         }
-        hosts_ok(e.hosts.as_slice(), &|| "a host netblock".to_string())?;
+        bounds.hosts_ok(e.hosts.as_slice(), &|| "a host netblock".to_string())?;
     }
     sorted(data.asn_hosts.iter().map(|e| e.asn.to_native()), || {
         "ASN host lists".to_string()
     })?;
     for e in data.asn_hosts.iter() {
-        hosts_ok(e.hosts.as_slice(), &|| format!("ASN {}", e.asn))?;
+        bounds.hosts_ok(e.hosts.as_slice(), &|| format!("ASN {}", e.asn))?;
     }
     if data.global_asn.iter().any(|e| e.net.to_ipnet().is_none())
         || data
@@ -116,12 +154,6 @@ pub fn check(data: &ArchivedSnapshotData) -> Result<(), String> {
     {
         return Err("a prefix table has an invalid prefix length".into());
     }
-    sorted(data.countries.iter().map(|e| e.country.as_str()), || {
-        "countries".to_string()
-    })?;
-    sorted(data.continents.iter().map(|e| e.code.as_str()), || {
-        "continents".to_string()
-    })?;
     Ok(())
 }
 
