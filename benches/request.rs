@@ -524,6 +524,7 @@ fn request_benches(c: &mut Criterion) {
             netblock_matching: true,
             protocols: None,
             minimum: settings.minimum,
+            screen: None,
         };
         let mut rng = SmallRng::seed_from_u64(7);
         group.bench_function(BenchmarkId::from_parameter(&case.label), |b| {

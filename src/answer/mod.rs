@@ -17,7 +17,8 @@ use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::answer::render::{metalink, text};
 use crate::answer::request::{echoable, loggable, Mode, Params};
 use crate::answer::resolve::{resolve, Refusal, StatsFields};
-use crate::answer::select::{select, Chosen, Criteria, Group};
+use crate::answer::select::{select, Chosen, Criteria, Group, Place};
+use crate::health::{Applied, State};
 use crate::snapshot::model::{ArchivedDirectory, HostIdx};
 use crate::snapshot::Snapshot;
 
@@ -58,6 +59,8 @@ pub struct Reply {
     pub stats_line: Option<String>,
     /// The hosts listed and why, in order (the `query` command shows it).
     pub trace: Vec<(HostIdx, Group)>,
+    /// Health data would have left no host, so it was not applied (metrics).
+    pub failed_open: bool,
 }
 
 impl Reply {
@@ -70,23 +73,28 @@ impl Reply {
             first_group: None,
             stats_line: None,
             trace: Vec::new(),
+            failed_open: false,
         }
     }
 }
 
 /// The parts of a [`Reply`] that only some callers use, so the others need not build them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Extras {
+#[derive(Debug, Clone, Copy)]
+pub struct Extras<'a> {
     /// Fill [`Reply::stats_line`] (the server, when it keeps a statistics log).
     pub stats_line: bool,
     /// Fill [`Reply::trace`] (the `query` command).
     pub trace: bool,
+    /// The mirror health data to apply (`serve --health`), if any: ignored unless it was
+    /// made for this snapshot.
+    pub health: Option<&'a Applied>,
 }
 
-impl Extras {
-    pub const ALL: Extras = Extras {
+impl Extras<'_> {
+    pub const ALL: Extras<'static> = Extras {
         stats_line: true,
         trace: true,
+        health: None,
     };
 }
 
@@ -146,12 +154,15 @@ pub fn answer_with<R: Rng + ?Sized>(
     };
 
     let protocols = protocol_list(params.protocol.as_deref());
+    let health = extras.health.filter(|h| h.is_for(snapshot));
+    let screen = |host: HostIdx| health_place(health, host);
     let criteria = Criteria {
         client: Some(ip),
         country: params.country.as_deref(),
         netblock_matching: params.netblock_matching(),
         protocols: protocols.as_deref(),
         minimum: settings.minimum,
+        screen: health.map(|_| &screen as &dyn Fn(HostIdx) -> Place),
     };
     let selection = select(snapshot, target.dir, &criteria, rng);
 
@@ -182,11 +193,22 @@ pub fn answer_with<R: Rng + ?Sized>(
         },
     };
     reply.first_group = selection.hosts.first().map(|c| c.group);
+    reply.failed_open = selection.failed_open;
     if extras.trace {
         reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
     }
     reply.stats_line = stats_line;
     reply
+}
+
+/// Where the health data puts a host (issue 11): `down` and `missing` out unless nothing
+/// would be left, `stale` after the others, the rest where selection puts them.
+fn health_place(health: Option<&Applied>, host: HostIdx) -> Place {
+    match health.and_then(|h| h.state(host)) {
+        Some(State::Down | State::Missing) => Place::DropUnlessEmpty,
+        Some(State::Stale) => Place::Last,
+        Some(State::Current | State::Behind) | None => Place::Keep,
+    }
 }
 
 /// A refusal in the mode's form: the message as plain text, or a metalink failure document.

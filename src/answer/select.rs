@@ -56,6 +56,23 @@ pub struct Criteria<'a> {
     pub protocols: Option<&'a [&'a str]>,
     /// Local hosts below this count add the global list.
     pub minimum: usize,
+    /// What the request and the server's health data say of each host beyond the country
+    /// restriction (health, `exclude_country`, `family`); `None`: keep every host.
+    pub screen: Option<&'a dyn Fn(HostIdx) -> Place>,
+}
+
+/// Where [`Criteria::screen`] puts a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Where selection puts it.
+    Keep,
+    /// After every kept host (order kept among these).
+    Last,
+    /// Out of every group, before the minimum is counted.
+    Drop,
+    /// Out, unless the answer would then be empty: then every such host is listed as if no
+    /// screen had dropped it (fail open).
+    DropUnlessEmpty,
 }
 
 /// One host of the answer.
@@ -75,6 +92,8 @@ pub struct Selection<'s> {
     pub client_country: Option<String>,
     /// The first group that contributed, as MirrorManager's `found_via`.
     pub found_via: Option<Group>,
+    /// The screen would have emptied the answer, so its soft drops were undone.
+    pub failed_open: bool,
 }
 
 /// Selects hosts for `dir`.
@@ -89,6 +108,23 @@ pub fn select<'s, R: Rng + ?Sized>(
     criteria: &Criteria<'_>,
     rng: &mut R,
 ) -> Selection<'s> {
+    let (mut selection, soft_dropped) = select_screened(snapshot, dir, criteria, true, rng);
+    if selection.hosts.is_empty() && soft_dropped {
+        (selection, _) = select_screened(snapshot, dir, criteria, false, rng);
+        selection.failed_open = true;
+    }
+    selection
+}
+
+/// [`select`] with the screen's soft drops applied or not; also says whether any host was
+/// dropped softly.
+fn select_screened<'s, R: Rng + ?Sized>(
+    snapshot: &'s Snapshot,
+    dir: &'s ArchivedDirectory,
+    criteria: &Criteria<'_>,
+    drop_soft: bool,
+    rng: &mut R,
+) -> (Selection<'s>, bool) {
     let requested = requested_countries(criteria.country);
     let mut groups = Groups::default();
 
@@ -116,6 +152,21 @@ pub fn select<'s, R: Rng + ?Sized>(
         }
     }
 
+    // What the screen leaves out goes before the minimum is counted, so the answer still
+    // fills from the next groups.
+    let mut soft_dropped = false;
+    let mut kept = |h: &HostIdx| match criteria.screen.map_or(Place::Keep, |screen| screen(*h)) {
+        Place::Keep | Place::Last => true,
+        Place::Drop => false,
+        Place::DropUnlessEmpty => {
+            soft_dropped = true;
+            !drop_soft
+        }
+    };
+    if criteria.screen.is_some() {
+        groups.retain_local(&mut kept);
+    }
+
     // Hosts' entries from here on: the local hosts' below, then every host of the answer.
     let mut positions = Positions::new(dir);
     positions.expect(groups.local_len());
@@ -123,16 +174,36 @@ pub fn select<'s, R: Rng + ?Sized>(
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
     if !only_country {
         groups.add_global_if_few(snapshot, dir, criteria, &positions, &allowed);
+        if criteria.screen.is_some() {
+            groups.global.retain(&mut kept);
+        }
     }
 
-    // 9: order each group, then keep each host's first (best) place.
-    let hosts = groups.order(snapshot, dir, requested.len() > 1, &mut positions, rng);
-    Selection {
+    // 9: order each group, then keep each host's first (best) place; the screen's `Last`
+    // hosts after all others.
+    let mut hosts = groups.order(snapshot, dir, requested.len() > 1, &mut positions, rng);
+    if let Some(screen) = criteria.screen {
+        move_last(&mut hosts, |c| screen(c.host) == Place::Last);
+    }
+    let selection = Selection {
         phrases: groups.phrases,
         hosts,
         client_country,
         found_via: groups.found_via,
+        failed_open: false,
+    };
+    (selection, soft_dropped)
+}
+
+/// Moves the hosts `last` picks after all the others, each part in its order. Allocates only
+/// when there is one to move.
+fn move_last<T: Copy>(hosts: &mut Vec<T>, last: impl Fn(&T) -> bool) {
+    if !hosts.iter().any(&last) {
+        return;
     }
+    let moved: Vec<T> = hosts.iter().copied().filter(&last).collect();
+    hosts.retain(|h| !last(h));
+    hosts.extend(moved);
 }
 
 /// The `country` parameter's codes, sorted and de-duplicated, empty ones dropped.
@@ -265,6 +336,15 @@ impl Groups {
             self.set_via(Group::Continent);
         }
         self.continent.retain(allowed);
+    }
+
+    /// Keeps only the local groups' hosts `keep` admits.
+    fn retain_local(&mut self, keep: &mut impl FnMut(&HostIdx) -> bool) {
+        self.netblock.retain(|(_, h)| keep(h));
+        self.asn.retain(|h| keep(h));
+        self.country.retain(|h| keep(h));
+        self.geoip.retain(|h| keep(h));
+        self.continent.retain(|h| keep(h));
     }
 
     /// How many hosts the local groups (all but global) hold, repeats included.

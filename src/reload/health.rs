@@ -157,7 +157,9 @@ impl HealthStore {
             move || {
                 let (health, store) = (health.clone(), store.clone());
                 // Reading and parsing is file I/O: not on a runtime thread.
-                tokio::task::spawn_blocking(move || health.load(store.load_full().as_deref(), false));
+                tokio::task::spawn_blocking(move || {
+                    health.load(store.load_full().as_deref(), false)
+                });
             }
         };
         let watch = watch_files(std::slice::from_ref(&self.path), DEBOUNCE, on_change)?;

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -99,9 +100,12 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
     if let Some(bad) = &resolved.bad_forwarded {
         tracing::info!(peer = %peer, entry = %bad, "unparsable X-Forwarded-For entry; using the last trusted hop");
     }
+    // The health data's own pointer: one more atomic load, only with `--health`.
+    let health = state.health.as_ref().map(|h| h.current());
     let extras = Extras {
         stats_line: state.stats.is_some(),
         trace: false,
+        health: health.as_ref().and_then(|g| g.as_deref()),
     };
     let mut reply = SHUFFLE_RNG.with_borrow_mut(|rng| {
         answer_with(
@@ -117,6 +121,11 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
     });
     if let (Some(log), Some(line)) = (&state.stats, reply.stats_line.take()) {
         log.write(line);
+    }
+    if reply.failed_open {
+        if let Some(h) = &state.health {
+            h.counters.fail_open_answers.fetch_add(1, Ordering::Relaxed);
+        }
     }
     state.metrics.observe(
         Some(mode),

@@ -7,6 +7,7 @@ use super::client_addr::{IpParamPolicy, TrustedProxies};
 use super::metrics::{ConnectionCount, Metrics};
 use crate::answer::Settings;
 use crate::ops::stats_log::StatsLog;
+use crate::reload::health::HealthStore;
 use crate::reload::Store;
 
 /// Shared by every connection of a server.
@@ -17,6 +18,8 @@ pub struct AppState {
     pub trusted: TrustedProxies,
     pub ip_param: IpParamPolicy,
     pub stats: Option<StatsLog>,
+    /// The mirror health data (`--health`), if the server applies any.
+    pub health: Option<Arc<HealthStore>>,
     pub metrics: Metrics,
     pub connections: ConnectionCount,
 }
@@ -35,6 +38,7 @@ impl AppState {
             trusted: TrustedProxies::default(),
             ip_param: IpParamPolicy::default(),
             stats: None,
+            health: None,
             metrics: Metrics::default(),
             connections: ConnectionCount::default(),
         }

@@ -336,6 +336,7 @@ fn check_selection(world: &World, query: &Query) -> Result<(), TestCaseError> {
         netblock_matching: query.netblock_matching,
         protocols: protocols.as_deref(),
         minimum: query.minimum,
+        screen: None,
     };
     let mut rng = SmallRng::seed_from_u64(query.seed);
     let selection = select(&snapshot, dir, &criteria, &mut rng);
@@ -526,6 +527,7 @@ fn first_place_follows_weight() {
         netblock_matching: true,
         protocols: None,
         minimum: 5,
+        screen: None,
     };
     let draws = 20_000usize;
     let mut rng = SmallRng::seed_from_u64(0x5eed_2026);
