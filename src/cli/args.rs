@@ -142,6 +142,13 @@ pub struct ServeArgs {
     /// file), so atomic renames are seen; a burst of changes becomes one reload.
     #[arg(long, env = "MIRRORLIST_WATCH")]
     pub watch: bool,
+    /// The mirror health file `mirrorlist probe` writes: down and missing hosts are left out
+    /// of answers (unless none would be left), stale ones listed last. Followed like a bundle
+    /// (a rename over it is seen without SIGHUP); a missing file at start is a warning, a bad
+    /// one is refused and the previous health data kept; a file past its valid_until or
+    /// condemning more than half the probed hosts is not applied.
+    #[arg(long, value_name = "FILE", env = "MIRRORLIST_HEALTH")]
+    pub health: Option<PathBuf>,
     /// Accept a reload whose data is older than the data being served.
     #[arg(long, env = "MIRRORLIST_ALLOW_OLDER")]
     pub allow_older: bool,
@@ -229,6 +236,10 @@ pub struct InspectArgs {
     /// address on this host (e.g. 127.0.0.1:8080), or its --admin-listen address.
     #[arg(long, value_name = "ADMIN_ADDR")]
     pub server: Option<std::net::SocketAddr>,
+    /// With a bundle: each host's state and reason in this health file (`mirrorlist probe
+    /// --out`), and whether the file would be applied to the bundle.
+    #[arg(long, value_name = "FILE", requires = "bundle")]
+    pub health: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +252,10 @@ pub struct QueryArgs {
     /// Minimum number of local mirrors before the global list is added.
     #[arg(short = 'm', long, default_value_t = 5)]
     pub minimum: usize,
+    /// Apply this health file (`mirrorlist probe --out`) as `serve --health` would, and show
+    /// each listed host's state and reason.
+    #[arg(long, value_name = "FILE")]
+    pub health: Option<PathBuf>,
     #[command(flatten)]
     pub input: InputArgs,
 }

@@ -9,17 +9,46 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::args::InspectArgs;
+use crate::health::{Applied, Health};
 use crate::snapshot::{bundle, Snapshot};
 
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.bundle {
         describe_bundle(path)?;
+        if let Some(health) = &args.health {
+            println!();
+            describe_health(path, health)?;
+        }
     }
     if let Some(addr) = args.server {
         if args.bundle.is_some() {
             println!();
         }
         describe_server(addr)?;
+    }
+    Ok(())
+}
+
+/// Each host of the bundle with its state and reason in the health file, and whether the file
+/// would be applied.
+fn describe_health(bundle: &Path, file: &Path) -> anyhow::Result<()> {
+    let snapshot = Snapshot::load(bundle)?;
+    let health = Health::load(file)?;
+    println!("health file:     {}", file.display());
+    println!(
+        "generated at:    {} (valid until {})",
+        health.generated_at, health.valid_until
+    );
+    match Applied::new(&health, &snapshot, crate::clock::unix_now()) {
+        Ok(_) => println!("applied:         yes"),
+        Err(why) => println!("applied:         no: {why}"),
+    }
+    for host in snapshot.data().hosts.iter() {
+        let key = crate::health::host_key(host.name.as_str(), host.external_id.to_native());
+        match health.hosts.get(&key) {
+            Some(h) => println!("  {key}: {} ({})", h.state, h.reason),
+            None => println!("  {key}: not probed"),
+        }
     }
     Ok(())
 }

@@ -2,9 +2,12 @@
 
 use std::time::SystemTime;
 
+use anyhow::Context;
+
 use super::args::QueryArgs;
 use crate::answer::request::{Mode, Params};
-use crate::answer::{answer, Client, Settings};
+use crate::answer::{answer_with, Client, Extras, Settings};
+use crate::health::{Applied, Health};
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let source = args.input.source()?;
@@ -17,7 +20,21 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let settings = Settings {
         minimum: args.minimum,
     };
-    let reply = answer(
+    let health = match &args.health {
+        Some(path) => Some(Health::load(path).context("--health")?),
+        None => None,
+    };
+    let applied = match &health {
+        Some(h) => match Applied::new(h, &snapshot, crate::clock::unix_now()) {
+            Ok(applied) => Some(applied),
+            Err(why) => {
+                println!("# health data not applied: {why}");
+                None
+            }
+        },
+        None => None,
+    };
+    let reply = answer_with(
         &snapshot,
         mode,
         &params,
@@ -25,6 +42,10 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
         &settings,
         &mut rand::rng(),
         SystemTime::now(),
+        Extras {
+            health: applied.as_ref(),
+            ..Extras::ALL
+        },
     );
     println!("status: {}", reply.status);
     if let Some(location) = &reply.location {
@@ -50,11 +71,19 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
         let country = h.map_or("", |h| h.country.as_str());
         let id = h.map_or(0, |h| h.external_id.to_native());
         let weight = h.map_or(0, |h| h.weight.to_native());
+        let health = health.as_ref().and_then(|hf| {
+            let entry = hf.hosts.get(&crate::health::host_key(name, id))?;
+            Some(format!(" ({}: {})", entry.state, entry.reason))
+        });
         println!(
-            "#  {:>3}. host {id} {name} [{country}] weight {weight}: {}",
+            "#  {:>3}. host {id} {name} [{country}] weight {weight}: {}{}",
             i + 1,
-            group.as_str()
+            group.as_str(),
+            health.unwrap_or_default()
         );
+    }
+    if reply.failed_open {
+        println!("# health would have left no host, so every host is listed (fail open)");
     }
     Ok(())
 }

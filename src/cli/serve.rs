@@ -20,7 +20,8 @@ use super::args::ServeArgs;
 use crate::answer::Settings;
 use crate::cli::args::AdminListen;
 use crate::ops::stats_log::StatsLog;
-use crate::reload::Reloader;
+use crate::reload::health::{HealthStore, HealthWatch};
+use crate::reload::{ReloadEvent, Reloader};
 use crate::server::admin::{Admin, MetricsAccess};
 use crate::server::client_addr::TrustedProxies;
 use crate::server::{self, AppState, Limits};
@@ -55,10 +56,26 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let mut reloader = Reloader::new(source, state.store.clone(), args.allow_older)
         .min_interval(Duration::from_millis(args.reload_interval_ms));
     reloader.on_event(crate::ops::systemd::on_reload); // RELOADING=1 / READY=1 for systemd
+    if let Some(health) = &state.health {
+        // Each installed snapshot gets the health file applied to its host indices.
+        let health = health.clone();
+        reloader.on_event(move |event| {
+            if let ReloadEvent::Installed { .. } = event {
+                let health = health.clone();
+                tokio::task::spawn_blocking(move || health.reapply());
+            }
+        });
+    }
     let reloader = Arc::new(reloader);
     if !first_load(&reloader, &mut signals).await? {
         return Ok(());
     }
+    // `--health`: read once the first snapshot is there, then followed; dropped (following
+    // stopped) when `serve` returns.
+    let _health_watch = match &state.health {
+        Some(health) => Some(follow_health(health).await?),
+        None => None,
+    };
     println!("Listening on http://{local}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -113,6 +130,9 @@ fn app_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         state.trusted = TrustedProxies::new(args.trusted_proxies.clone());
     }
     state.ip_param = args.allow_ip_param;
+    if let Some(path) = &args.health {
+        state.health = Some(Arc::new(HealthStore::new(path, state.store.clone())));
+    }
     if let Some(path) = &args.log {
         state.stats = Some(
             StatsLog::open(path)
@@ -120,6 +140,17 @@ fn app_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         );
     }
     Ok(state)
+}
+
+/// Loads the health file (a missing one is a warning) and starts following it.
+async fn follow_health(health: &Arc<HealthStore>) -> anyhow::Result<HealthWatch> {
+    let first = health.clone();
+    tokio::task::spawn_blocking(move || first.load(true))
+        .await
+        .context("the health loader thread failed")?;
+    health
+        .follow()
+        .with_context(|| format!("--health {}", health.path().display()))
 }
 
 /// Starts the separate admin listener if `--admin-listen` asks for one, and says who may read

@@ -20,7 +20,6 @@ use arc_swap::{ArcSwapOption, Guard};
 use super::store::Store;
 use super::watch::{watch_files, FileWatch, WatchError, DEBOUNCE};
 use crate::health::{Applied, FileError, Health, State};
-use crate::snapshot::Snapshot;
 
 /// How often the served health data is checked for expiry.
 pub const EXPIRY_CHECK: Duration = Duration::from_secs(5);
@@ -42,6 +41,8 @@ pub struct HealthCounters {
 /// reloader (writes).
 pub struct HealthStore {
     path: PathBuf,
+    /// The served snapshot, which the file is applied to.
+    store: Arc<Store>,
     /// The last file that parsed; only the writers touch it.
     file: Mutex<Option<Arc<Health>>>,
     /// What answers read: the file applied to the served snapshot, or nothing.
@@ -52,9 +53,10 @@ pub struct HealthStore {
 }
 
 impl HealthStore {
-    pub fn new(path: &Path) -> HealthStore {
+    pub fn new(path: &Path, store: Arc<Store>) -> HealthStore {
         HealthStore {
             path: path.to_path_buf(),
+            store,
             file: Mutex::new(None),
             applied: ArcSwapOption::empty(),
             last_refusal: Mutex::new(None),
@@ -77,10 +79,10 @@ impl HealthStore {
         self.file.lock().ok().and_then(|f| f.clone())
     }
 
-    /// Reads the file and, if it parses, applies it to `snapshot`. A file that does not parse
-    /// leaves everything as it was. `at_start`: a missing file is then only a warning (the
-    /// probe may not have run yet).
-    pub fn load(&self, snapshot: Option<&Snapshot>, at_start: bool) {
+    /// Reads the file and, if it parses, applies it to the served snapshot. A file that does
+    /// not parse leaves everything as it was. `at_start`: a missing file is then only a
+    /// warning (the probe may not have run yet). Slow (file I/O): not on a runtime thread.
+    pub fn load(&self, at_start: bool) {
         match Health::load(&self.path) {
             Ok(health) => {
                 self.counters.loads_ok.fetch_add(1, Ordering::Relaxed);
@@ -96,9 +98,7 @@ impl HealthStore {
                 if let Ok(mut file) = self.file.lock() {
                     *file = Some(Arc::new(health));
                 }
-                if let Some(snapshot) = snapshot {
-                    self.reapply(snapshot);
-                }
+                self.reapply();
             }
             Err(FileError::Read { ref source, .. })
                 if at_start && source.kind() == std::io::ErrorKind::NotFound =>
@@ -112,14 +112,19 @@ impl HealthStore {
         }
     }
 
-    /// Applies the loaded file to `snapshot` (after a reload installed it, or when the file
-    /// changed), or withdraws the health data if the file may not be used now.
-    pub fn reapply(&self, snapshot: &Snapshot) {
-        let Some(health) = self.file() else {
+    /// Applies the loaded file to the served snapshot (after a reload installed one, or when
+    /// the file changed), or withdraws the health data if the file may not be used now. One
+    /// at a time, and always with the newest snapshot, so a slow file load cannot apply
+    /// itself to a snapshot a reload has just replaced.
+    pub fn reapply(&self) {
+        let Ok(file) = self.file.lock() else {
+            return;
+        };
+        let (Some(health), Some(snapshot)) = (file.as_ref(), self.store.load_full()) else {
             return;
         };
         let now = crate::clock::unix_now();
-        let refusal = match Applied::new(&health, snapshot, now) {
+        let refusal = match Applied::new(health, &snapshot, now) {
             Ok(applied) => {
                 self.applied.store(Some(Arc::new(applied)));
                 None
@@ -151,15 +156,13 @@ impl HealthStore {
     /// Follows the file: reloads it after each burst of changes in its directory, and checks
     /// every [`EXPIRY_CHECK`] whether the served data has expired. Must be called inside a
     /// Tokio runtime; dropping the returned watch stops both.
-    pub fn follow(self: &Arc<Self>, store: Arc<Store>) -> Result<HealthWatch, WatchError> {
+    pub fn follow(self: &Arc<Self>) -> Result<HealthWatch, WatchError> {
         let on_change = {
-            let (health, store) = (self.clone(), store.clone());
+            let health = self.clone();
             move || {
-                let (health, store) = (health.clone(), store.clone());
+                let health = health.clone();
                 // Reading and parsing is file I/O: not on a runtime thread.
-                tokio::task::spawn_blocking(move || {
-                    health.load(store.load_full().as_deref(), false)
-                });
+                tokio::task::spawn_blocking(move || health.load(false));
             }
         };
         let watch = watch_files(std::slice::from_ref(&self.path), DEBOUNCE, on_change)?;
@@ -174,9 +177,8 @@ impl HealthStore {
                         .as_deref()
                         .is_some_and(|a| crate::clock::unix_now() > a.valid_until);
                     if expired {
-                        if let Some(snapshot) = store.load_full() {
-                            health.reapply(&snapshot);
-                        }
+                        let health = health.clone();
+                        let _ = tokio::task::spawn_blocking(move || health.reapply()).await;
                     }
                 }
             })

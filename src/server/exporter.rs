@@ -20,6 +20,8 @@ use prometheus_client::registry::Registry;
 use super::metrics::{Metrics, BUCKETS_NS, ENDPOINTS, STATUSES};
 use super::state::AppState;
 use crate::answer::select::Group;
+use crate::health::State;
+use crate::reload::health::HealthStore;
 use crate::reload::store::ReloadCounters;
 
 /// The `Content-Type` of `/metrics` (Prometheus text format 0.0.4).
@@ -117,6 +119,9 @@ impl Collector for StateCollector {
             state.connections.get(),
         )?;
         encode_stats_log(&mut encoder, state)?;
+        if let Some(health) = &state.health {
+            encode_health(&mut encoder, health)?;
+        }
         encoder
             .encode_descriptor(
                 "mirrorlist_build",
@@ -267,6 +272,63 @@ fn encode_stats_log(encoder: &mut DescriptorEncoder, state: &AppState) -> Result
         "mirrorlist_stats_log_lines_dropped",
         "Statistics-log lines dropped because the writer could not keep up.",
         dropped,
+    )
+}
+
+/// `--health`: hosts per state, the data's age, loads and uses.
+fn encode_health(encoder: &mut DescriptorEncoder, health: &HealthStore) -> Result<(), fmt::Error> {
+    let counts = health.counts();
+    {
+        let mut family = encoder.encode_descriptor(
+            "mirrorlist_health_hosts",
+            "Hosts of the served data in each health state, while health data is applied.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in counts.unwrap_or(State::ALL.map(|s| (s, 0))) {
+            family
+                .encode_family(&[("state", state.as_str())])?
+                .encode_gauge(&(n as u64))?;
+        }
+    }
+    gauge(
+        encoder,
+        "mirrorlist_health_applied",
+        "1 while health data is applied to answers, else 0 (none, refused, expired, or condemning most hosts).",
+        u64::from(counts.is_some()),
+    )?;
+    let generated = health.current().as_deref().map_or(0, |a| a.generated_at);
+    gauge(
+        encoder,
+        "mirrorlist_health_age_seconds",
+        "Seconds since the applied health data was generated (0: none applied).",
+        if generated == 0 {
+            0
+        } else {
+            crate::clock::unix_now() as i64 - generated as i64
+        },
+    )?;
+    let c = &health.counters;
+    counter_family(
+        encoder,
+        "mirrorlist_health_loads",
+        "Health file loads: ok (parsed) or refused (missing, unreadable, not parsing).",
+        [
+            ([("result", "ok")], load(&c.loads_ok)),
+            ([("result", "refused")], load(&c.loads_refused)),
+        ],
+    )?;
+    counter(
+        encoder,
+        "mirrorlist_health_not_applied",
+        "Times a parsed health file was not applied: expired, or more than half the probed hosts down or missing.",
+        load(&c.not_applied),
+    )?;
+    counter(
+        encoder,
+        "mirrorlist_health_fail_open_answers",
+        "Answers in which health would have left no host, so every host was listed.",
+        load(&c.fail_open_answers),
     )
 }
 
