@@ -790,3 +790,80 @@ fn probes_a_bundle_and_keeps_probing_at_the_interval() {
     );
     assert_eq!(health["hosts"]["good.test"]["state"], "current");
 }
+
+/// The probe and the server together: the probe's file, from fake mirrors one of which answers
+/// 500, makes the server leave that mirror out of every answer, list the stale one last, and
+/// list it again once a later round finds it back (without a restart).
+#[test]
+fn the_server_applies_what_the_probe_wrote() {
+    let mirrors = Mirrors::new();
+    let broken = Arc::new(AtomicU8::new(1));
+    let current = serving(true);
+    let switch = broken.clone();
+    let flaky: Handler = Arc::new(move |path: &str| match switch.load(Ordering::SeqCst) {
+        0 => current(path),
+        _ => Reply::Status(500),
+    });
+    let hosts = [
+        host("good-a.test", &mirrors.http(serving(true), None)),
+        host("good-b.test", &mirrors.http(serving(true), None)),
+        host(
+            "stale.test",
+            &mirrors.http(always(Reply::Body(b"not it".to_vec())), None),
+        ),
+        host("flaky.test", &mirrors.http(flaky, None)),
+    ];
+    let (_dir, source, out) = scratch();
+    write_source(&source, &hosts);
+    assert_ok(&probe_once(
+        &source,
+        &out,
+        &["--fail-after", "1", "--timeout", "2"],
+    ));
+    let states = states(&read_json(&out));
+    assert_eq!(states["flaky.test"].0, "down", "{states:?}");
+    assert_eq!(states["stale.test"].0, "stale", "{states:?}");
+
+    let server = crate::support::Server::start(&[
+        "--source",
+        &source.display().to_string(),
+        "--health",
+        &out.display().to_string(),
+    ]);
+    let target = "/mirrorlist?repo=test-0&arch=x86_64";
+    // Every fake mirror is 127.0.0.1 on its own port: a URL's authority names its mirror.
+    let authority = |url: &str| -> String {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest).to_string()
+    };
+    let names = |body: String| -> Vec<String> {
+        body.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(authority)
+            .collect()
+    };
+    let (stale, flaky) = (authority(&hosts[2].url), authority(&hosts[3].url));
+    let first = server.get(target);
+    assert_eq!(first.status, 200, "{}", first.text());
+    for _ in 0..100 {
+        let listed = names(server.get(target).text());
+        assert_eq!(listed.len(), 3, "{listed:?}");
+        assert_eq!(listed.last(), Some(&stale), "stale last: {listed:?}");
+        assert!(!listed.contains(&flaky), "down listed: {listed:?}");
+    }
+    broken.store(0, Ordering::SeqCst);
+    assert_ok(&probe_once(
+        &source,
+        &out,
+        &["--fail-after", "1", "--timeout", "2"],
+    ));
+    crate::support::wait_for(
+        "the revived mirror in an answer",
+        crate::support::LIMIT,
+        || {
+            names(server.get(target).text())
+                .contains(&flaky)
+                .then_some(())
+        },
+    );
+}
