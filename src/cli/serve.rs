@@ -113,6 +113,7 @@ fn app_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         state.trusted = TrustedProxies::new(args.trusted_proxies.clone());
     }
     state.ip_param = args.allow_ip_param;
+    state.link_headers = args.link_headers;
     if let Some(path) = &args.log {
         state.stats = Some(
             StatsLog::open(path)
