@@ -63,8 +63,8 @@ pub struct Reply {
     pub trace: Vec<(HostIdx, Group)>,
     /// Health data would have left no host, so it was not applied (metrics).
     pub failed_open: bool,
-    /// A redirect's RFC 6249 links and RFC 9530 digest (issue 13); empty otherwise.
-    pub links: RedirectLinks,
+    /// A redirect's RFC 6249 links and RFC 9530 digest (issue 13); none otherwise.
+    pub links: Option<Box<RedirectLinks>>,
 }
 
 impl Reply {
@@ -78,7 +78,7 @@ impl Reply {
             stats_line: None,
             trace: Vec::new(),
             failed_open: false,
-            links: RedirectLinks::default(),
+            links: None,
         }
     }
 }
@@ -333,14 +333,14 @@ impl Body<'_, '_> {
         match target {
             Some(url) => Reply {
                 location: Some(url),
-                links: links::redirect_links(
+                links: Some(Box::new(links::redirect_links(
                     self.snapshot,
                     self.dir,
                     self.file,
                     self.hosts,
                     self.protocols,
                     link_headers,
-                ),
+                ))),
                 ..Reply::plain(302, Some(TEXT), Vec::new())
             },
             None => Reply::plain(404, Some(TEXT), Vec::new()),
@@ -360,6 +360,9 @@ impl Body<'_, '_> {
     }
 
     /// The metalink document, or the refusal when the file has no details.
+    // Either side is the one reply of the request, moved once: boxing would only add an
+    // allocation.
+    #[allow(clippy::result_large_err)]
     fn metalink(&self, now: SystemTime, version: Version) -> Result<Reply, Reply> {
         let name = self.file.unwrap_or("");
         let Some(versions) = metalink::details(self.dir, name) else {

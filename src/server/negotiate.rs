@@ -94,13 +94,16 @@ pub fn describedby(path: &str, query: &str) -> String {
 pub fn add_headers(
     headers: &mut HeaderMap,
     mode: Mode,
-    links: &RedirectLinks,
+    links: Option<&RedirectLinks>,
     path: &str,
     query: &str,
 ) {
     if mode == Mode::Metalink {
         headers.insert(VARY, HeaderValue::from_static("Accept"));
     }
+    let Some(links) = links else {
+        return;
+    };
     let described = links.described.then(|| describedby(path, query));
     for value in links.duplicates.iter().chain(described.as_ref()) {
         match HeaderValue::try_from(value.as_str()) {
@@ -237,7 +240,7 @@ mod tests {
         add_headers(
             &mut headers,
             Mode::Mirrorlist,
-            &links,
+            Some(&links),
             "/mirrorlist",
             "path=f&redirect=1",
         );
@@ -248,13 +251,7 @@ mod tests {
         assert_eq!(headers[REPR_DIGEST], "sha-256=:AA==:");
         assert!(headers.get(VARY).is_none());
         let mut headers = HeaderMap::new();
-        add_headers(
-            &mut headers,
-            Mode::Metalink,
-            &RedirectLinks::default(),
-            "/metalink",
-            "",
-        );
+        add_headers(&mut headers, Mode::Metalink, None, "/metalink", "");
         assert_eq!(headers[VARY], "Accept");
         assert_eq!(headers.len(), 1);
     }

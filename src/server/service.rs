@@ -159,7 +159,13 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
     if response.status() == status_code(status) {
         let uri = req.uri();
         let headers = response.headers_mut();
-        negotiate::add_headers(headers, mode, &links, uri.path(), uri.query().unwrap_or(""));
+        negotiate::add_headers(
+            headers,
+            mode,
+            links.as_deref(),
+            uri.path(),
+            uri.query().unwrap_or(""),
+        );
     }
     response
 }
