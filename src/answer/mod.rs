@@ -13,8 +13,10 @@ use std::time::SystemTime;
 
 use rand::Rng;
 
+use crate::answer::render::links::RedirectLinks;
+use crate::answer::render::metalink4::Version;
 use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
-use crate::answer::render::{metalink, text};
+use crate::answer::render::{links, metalink, metalink4, text};
 use crate::answer::request::{echoable, loggable, Mode, Params};
 use crate::answer::resolve::{resolve, Refusal, StatsFields};
 use crate::answer::select::{select, Chosen, Criteria, Group, Place};
@@ -61,6 +63,8 @@ pub struct Reply {
     pub trace: Vec<(HostIdx, Group)>,
     /// Health data would have left no host, so it was not applied (metrics).
     pub failed_open: bool,
+    /// A redirect's RFC 6249 links and RFC 9530 digest (issue 13); none otherwise.
+    pub links: Option<Box<RedirectLinks>>,
 }
 
 impl Reply {
@@ -74,6 +78,7 @@ impl Reply {
             stats_line: None,
             trace: Vec::new(),
             failed_open: false,
+            links: None,
         }
     }
 }
@@ -88,6 +93,11 @@ pub struct Extras<'a> {
     /// The mirror health data to apply (`serve --health`), if any: ignored unless it was
     /// made for this snapshot.
     pub health: Option<&'a Applied>,
+    /// Which metalink document a `/metalink` request gets (the server negotiates it from
+    /// `Accept`, issue 13); ignored in mirrorlist mode.
+    pub metalink: Version,
+    /// At most this many RFC 6249 duplicate `Link`s on a redirect (`--link-headers`).
+    pub link_headers: usize,
 }
 
 impl Extras<'_> {
@@ -95,8 +105,13 @@ impl Extras<'_> {
         stats_line: true,
         trace: true,
         health: None,
+        metalink: Version::V3,
+        link_headers: DEFAULT_LINK_HEADERS,
     };
 }
+
+/// `--link-headers`' default.
+pub const DEFAULT_LINK_HEADERS: usize = 5;
 
 /// Answers one request, with every part of the reply.
 pub fn answer<R: Rng + ?Sized>(
@@ -121,7 +136,8 @@ pub fn answer<R: Rng + ?Sized>(
 }
 
 /// Answers one request; `extras` says which optional parts of the reply to fill (the others
-/// are left empty). Status, headers and body are the same whatever it says.
+/// are left empty). Status and body are the same whatever it says, but for the metalink
+/// version it names (and the number of redirect links).
 ///
 /// Resolve the target (or refuse), select the hosts, build the statistics line and the
 /// header, render the body for the mode, then fill the parts metrics and `query` read.
@@ -136,16 +152,17 @@ pub fn answer_with<R: Rng + ?Sized>(
     now: SystemTime,
     extras: Extras,
 ) -> Reply {
+    let form = Form::of(mode, extras.metalink);
     let target = match resolve(snapshot, params, mode) {
         Ok(t) => t,
-        Err(Refusal::NoMetalink(what)) => return no_metalink(mode, now, what),
-        Err(r) => return refuse(mode, now, &r, r.message()),
+        Err(Refusal::NoMetalink(what)) => return no_metalink(form, now, what),
+        Err(r) => return refuse(form, now, &r, r.message()),
     };
     let ip = match client {
         Client::Addr(ip) => ip,
         Client::BadIp => {
             return refuse(
-                mode,
+                form,
                 now,
                 &Refusal::BadClientIp,
                 Refusal::BadClientIp.message(),
@@ -180,9 +197,9 @@ pub fn answer_with<R: Rng + ?Sized>(
         protocols: protocols.as_deref(),
     };
     let mut reply = match mode {
-        Mode::Mirrorlist if params.redirect => body.redirect(),
+        Mode::Mirrorlist if params.redirect => body.redirect(extras.link_headers),
         Mode::Mirrorlist => body.mirrorlist(&header),
-        Mode::Metalink => match body.metalink(now) {
+        Mode::Metalink => match body.metalink(now, extras.metalink) {
             Ok(reply) => reply,
             Err(refused) => {
                 return Reply {
@@ -211,22 +228,43 @@ fn health_place(health: Option<&Applied>, host: HostIdx) -> Place {
     }
 }
 
+/// What a refusal looks like: plain text, or a failure document of a metalink version.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Text,
+    Metalink(Version),
+}
+
+impl Form {
+    fn of(mode: Mode, version: Version) -> Form {
+        match mode {
+            Mode::Mirrorlist => Form::Text,
+            Mode::Metalink => Form::Metalink(version),
+        }
+    }
+}
+
 /// A refusal in the mode's form: the message as plain text, or a metalink failure document.
-fn refuse(mode: Mode, now: SystemTime, refusal: &Refusal, message: &str) -> Reply {
-    match mode {
-        Mode::Mirrorlist => Reply::plain(refusal.status(), None, message.as_bytes().to_vec()),
-        Mode::Metalink => Reply::plain(
+fn refuse(form: Form, now: SystemTime, refusal: &Refusal, message: &str) -> Reply {
+    match form {
+        Form::Text => Reply::plain(refusal.status(), None, message.as_bytes().to_vec()),
+        Form::Metalink(Version::V3) => Reply::plain(
             refusal.status(),
             Some(METALINK),
             metalink::failure(&httpdate::fmt_http_date(now), message),
+        ),
+        Form::Metalink(Version::V4) => Reply::plain(
+            refusal.status(),
+            Some(metalink4::CONTENT_TYPE),
+            metalink4::failure(message),
         ),
     }
 }
 
 /// The refusal for a file (`what`, its path) that has no metalink details.
-fn no_metalink(mode: Mode, now: SystemTime, what: String) -> Reply {
+fn no_metalink(form: Form, now: SystemTime, what: String) -> Reply {
     let message = format!("{what} not found or has not metalink");
-    refuse(mode, now, &Refusal::NoMetalink(what), &message)
+    refuse(form, now, &Refusal::NoMetalink(what), &message)
 }
 
 /// The `protocol` parameter's schemes, sorted and de-duplicated.
@@ -284,7 +322,7 @@ impl Body<'_, '_> {
     }
 
     /// `redirect=1`: 302 to the first host's URL, or 404 when no host has a usable one.
-    fn redirect(&self) -> Reply {
+    fn redirect(&self, link_headers: usize) -> Reply {
         let target = text::redirect_target(
             self.snapshot,
             self.dir,
@@ -295,6 +333,14 @@ impl Body<'_, '_> {
         match target {
             Some(url) => Reply {
                 location: Some(url),
+                links: Some(Box::new(links::redirect_links(
+                    self.snapshot,
+                    self.dir,
+                    self.file,
+                    self.hosts,
+                    self.protocols,
+                    link_headers,
+                ))),
                 ..Reply::plain(302, Some(TEXT), Vec::new())
             },
             None => Reply::plain(404, Some(TEXT), Vec::new()),
@@ -314,12 +360,27 @@ impl Body<'_, '_> {
     }
 
     /// The metalink document, or the refusal when the file has no details.
-    fn metalink(&self, now: SystemTime) -> Result<Reply, Reply> {
+    // Either side is the one reply of the request, moved once: boxing would only add an
+    // allocation.
+    #[allow(clippy::result_large_err)]
+    fn metalink(&self, now: SystemTime, version: Version) -> Result<Reply, Reply> {
         let name = self.file.unwrap_or("");
         let Some(versions) = metalink::details(self.dir, name) else {
             let what = format!("{}/{name}", self.dir.name.as_str());
-            return Err(no_metalink(Mode::Metalink, now, what));
+            return Err(no_metalink(Form::Metalink(version), now, what));
         };
+        if version == Version::V4 {
+            let body = metalink4::metalink(
+                self.snapshot,
+                self.snapshot.generated_at(),
+                self.dir,
+                name,
+                versions,
+                self.hosts,
+                self.policy(UrlPolicy::All),
+            );
+            return Ok(Reply::plain(200, Some(metalink4::CONTENT_TYPE), body));
+        }
         let body = metalink::metalink(
             self.snapshot,
             &httpdate::fmt_http_date(now),

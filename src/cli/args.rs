@@ -89,6 +89,13 @@ never relayed to the internet by a proxy). With --admin-listen, a separate liste
 all three to anyone who reaches it, and the public port no longer answers /metrics. Nothing
 but --port listens unless asked, so instances that differ only in --port share a host.
 
+Metalinks: /metalink answers RFC 5854 (application/metalink4+xml) when Accept names
+application/metalink4+xml with a q-value not below that of application/metalink+xml (as
+aria2 asks); otherwise the version 3 document MirrorManager sends (dnf's */* included). Both
+carry Vary: Accept. Redirects (redirect=1) carry RFC 6249 Link headers for the next mirrors
+(--link-headers) and, for a file the data describes, a rel=describedby Link to its metalink
+and Repr-Digest: sha-256=:...: (RFC 9530).
+
 Under systemd (Type=notify): READY=1 after the first load, RELOADING=1/READY=1 around each
 reload, STOPPING=1 on shutdown; a socket passed by a .socket unit replaces --listen/--port.
 Examples: systemd/ in the source tree.";
@@ -195,6 +202,15 @@ pub struct ServeArgs {
     /// only to direct loopback peers, see below). Port 0 picks a free one (printed on stdout).
     #[arg(long, value_name = "ADDR:PORT", env = "MIRRORLIST_ADMIN_LISTEN")]
     pub admin_listen: Option<AdminListen>,
+    /// On a redirect (redirect=1), RFC 6249 `Link: <url>; rel=duplicate; pri=N; geo=cc`
+    /// headers for at most this many of the next mirrors of the answer (0: none).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 5,
+        env = "MIRRORLIST_LINK_HEADERS"
+    )]
+    pub link_headers: usize,
     /// Read settings from a TOML file whose keys are these long flag names (`port = 8080`,
     /// `trusted-proxy = ["10.0.0.0/8"]`, `watch = true`); the command line and the MIRRORLIST_*
     /// variables win over it. Example: systemd/mirrorlist.toml.

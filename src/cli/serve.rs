@@ -133,6 +133,7 @@ fn app_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     if let Some(path) = &args.health {
         state.health = Some(Arc::new(HealthStore::new(path, state.store.clone())));
     }
+    state.link_headers = args.link_headers;
     if let Some(path) = &args.log {
         state.stats = Some(
             StatsLog::open(path)

@@ -10,6 +10,7 @@ mod connection;
 pub mod exporter;
 mod limits;
 pub mod metrics;
+pub mod negotiate;
 pub mod service;
 pub mod state;
 

@@ -11,11 +11,12 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
+use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
 use hyper::{Request, Response, StatusCode};
 
 use super::admin::{Admin, MetricsAccess};
 use super::client_addr::client_address;
+use super::negotiate;
 use super::state::AppState;
 use crate::answer::request::{Mode, Params};
 use crate::answer::{answer_with, Extras, Reply};
@@ -106,6 +107,17 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
         stats_line: state.stats.is_some(),
         trace: false,
         health: health.as_ref().and_then(|g| g.as_deref()),
+        // Issue 13: Accept picks the metalink version (read only for /metalink).
+        metalink: match mode {
+            Mode::Metalink => negotiate::metalink_version(
+                req.headers()
+                    .get_all(ACCEPT)
+                    .iter()
+                    .map(HeaderValue::as_bytes),
+            ),
+            Mode::Mirrorlist => Default::default(),
+        },
+        link_headers: state.link_headers,
     };
     let mut reply = SHUFFLE_RNG.with_borrow_mut(|rng| {
         answer_with(
@@ -140,9 +152,22 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
         content_type,
         location,
         body,
+        links,
         ..
     } = reply;
-    respond(status, content_type, body.into(), location, generation)
+    let mut response = respond(status, content_type, body.into(), location, generation);
+    if response.status() == status_code(status) {
+        let uri = req.uri();
+        let headers = response.headers_mut();
+        negotiate::add_headers(
+            headers,
+            mode,
+            links.as_deref(),
+            uri.path(),
+            uri.query().unwrap_or(""),
+        );
+    }
+    response
 }
 
 fn respond(

@@ -15,6 +15,8 @@ pub struct AppState {
     /// The snapshot being served and how reloads went (written by the reloader).
     pub store: Arc<Store>,
     pub settings: Settings,
+    /// At most this many RFC 6249 `Link`s on a redirect (`--link-headers`).
+    pub link_headers: usize,
     pub trusted: TrustedProxies,
     pub ip_param: IpParamPolicy,
     pub stats: Option<StatsLog>,
@@ -35,6 +37,7 @@ impl AppState {
         AppState {
             store,
             settings,
+            link_headers: crate::answer::DEFAULT_LINK_HEADERS,
             trusted: TrustedProxies::default(),
             ip_param: IpParamPolicy::default(),
             stats: None,

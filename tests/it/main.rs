@@ -23,6 +23,7 @@ mod hostile_slow;
 mod http_params;
 mod inspect;
 mod layers;
+mod metalink4;
 mod ops;
 mod ops_systemd;
 mod probe;

@@ -32,17 +32,17 @@ use std::time::Duration;
 
 use crate::support::{arg, try_wait_for, Server, BIN};
 
-const ARIA2_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const ARIA2_TIMEOUT: Duration = Duration::from_secs(60);
 /// aria2c's exit status for "checksum validation failed" (aria2c(1), EXIT STATUS).
-const ARIA2_CHECKSUM_FAILED: i32 = 32;
+pub(crate) const ARIA2_CHECKSUM_FAILED: i32 = 32;
 
-const GOOD_DIR: &str = "releases/1/Everything/x86_64/os";
-const TAMPERED_DIR: &str = "releases/2/Everything/x86_64/os";
+pub(crate) const GOOD_DIR: &str = "releases/1/Everything/x86_64/os";
+pub(crate) const TAMPERED_DIR: &str = "releases/2/Everything/x86_64/os";
 
 // ---------------------------------------------------------------------------------------------
 // A tiny static file server: one thread, one request per connection, bounded reads.
 
-struct Mirror {
+pub(crate) struct Mirror {
     addr: SocketAddr,
     /// `"GET /path 200"` per request, in order.
     log: Arc<Mutex<Vec<String>>>,
@@ -52,7 +52,7 @@ struct Mirror {
 
 impl Mirror {
     /// Serves `files` (absolute request path -> bytes) on 127.0.0.1; everything else is 404.
-    fn start(files: HashMap<String, Vec<u8>>) -> Mirror {
+    pub(crate) fn start(files: HashMap<String, Vec<u8>>) -> Mirror {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a mirror on 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -78,11 +78,11 @@ impl Mirror {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
 }
@@ -171,7 +171,7 @@ fn byte_range(header: &str, len: usize) -> Option<(usize, usize)> {
 // aria2c.
 
 /// Checks aria2c is installed; fails the test (never skips) if it is not.
-fn require_aria2c() {
+pub(crate) fn require_aria2c() {
     match Command::new("aria2c").arg("--version").output() {
         Ok(out) if out.status.success() => {}
         Ok(out) => panic!(
@@ -185,7 +185,12 @@ fn require_aria2c() {
 }
 
 /// Runs aria2c on the metalink at `url` with hash checking on; returns its status and output.
-fn aria2c(url: &str, out_dir: &Path, log_dir: &Path, name: &str) -> (ExitStatus, String) {
+pub(crate) fn aria2c(
+    url: &str,
+    out_dir: &Path,
+    log_dir: &Path,
+    name: &str,
+) -> (ExitStatus, String) {
     let console = log_dir.join(format!("aria2c-{name}.out"));
     let log = log_dir.join(format!("aria2c-{name}.log"));
     let mut cmd = Command::new("aria2c");
@@ -255,7 +260,7 @@ fn last_lines(text: &str, lines: usize) -> String {
 // ---------------------------------------------------------------------------------------------
 // SHA-256 (FIPS 180-4), so the test computes the digest itself, independently of the server.
 
-fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     const K: [u32; 64] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
         0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
@@ -338,7 +343,7 @@ fn sha256_matches_the_standard_test_vectors() {
 // ---------------------------------------------------------------------------------------------
 // The source and the scenario.
 
-fn repomd(revision: u64) -> Vec<u8> {
+pub(crate) fn repomd(revision: u64) -> Vec<u8> {
     let mut xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n  <revision>{revision}</revision>\n"
     );
@@ -360,7 +365,7 @@ fn repomd(revision: u64) -> Vec<u8> {
 }
 
 /// The same length as `good`, one byte different: only a hash check can tell.
-fn corrupted(good: &[u8]) -> Vec<u8> {
+pub(crate) fn corrupted(good: &[u8]) -> Vec<u8> {
     let mut bad = good.to_vec();
     let at = bad.len() / 2;
     bad[at] = if bad[at] == b'0' { b'1' } else { b'0' };

@@ -18,6 +18,14 @@ pub fn failure(pubdate: &str, message: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(320 + message.len());
     head(&mut out, pubdate);
     out.extend_from_slice(b"<!-- ");
+    comment_into(&mut out, message);
+    out.extend_from_slice(b"\n-->\n</metalink>\n");
+    out
+}
+
+/// Copies `message` as the text of an XML comment (also used by the Metalink 4 failure
+/// document).
+pub(super) fn comment_into(out: &mut Vec<u8>, message: &str) {
     // The message may echo the client's repo or arch; `--` cannot stand inside an XML
     // comment (and `-->` would end it), so the second `-` of a pair is written as `%2D`.
     let mut after_dash = false;
@@ -30,8 +38,6 @@ pub fn failure(pubdate: &str, message: &str) -> Vec<u8> {
         after_dash = b == b'-';
         out.push(b);
     }
-    out.extend_from_slice(b"\n-->\n</metalink>\n");
-    out
 }
 
 /// The details of `file` in `dir`, newest first, if the directory has any.
@@ -177,7 +183,7 @@ pub fn metalink(
 }
 
 /// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
-fn push_decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
+pub(super) fn push_decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
     let mut n: u64 = n.into();
     let mut digits = [0u8; 20];
     let mut at = digits.len();
@@ -193,7 +199,7 @@ fn push_decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
 }
 
 /// Copies `text`, escaped unless it is known to need none.
-fn escape_unless(out: &mut Vec<u8>, text: &str, plain: bool) {
+pub(super) fn escape_unless(out: &mut Vec<u8>, text: &str, plain: bool) {
     if plain {
         out.extend_from_slice(text.as_bytes());
     } else {
@@ -201,7 +207,7 @@ fn escape_unless(out: &mut Vec<u8>, text: &str, plain: bool) {
     }
 }
 
-fn escape_into(out: &mut Vec<u8>, text: &str) {
+pub(super) fn escape_into(out: &mut Vec<u8>, text: &str) {
     escape_bytes_into(out, text.as_bytes());
 }
 
@@ -240,7 +246,7 @@ fn needs_escape(text: &[u8]) -> bool {
 
 /// XML-escapes `& < > " '` (decision 7); everything else is copied, in runs between the
 /// characters that need escaping (one copy for the usual text that has none).
-fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
+pub(super) fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
     if !needs_escape(text) {
         out.extend_from_slice(text);
         return;
