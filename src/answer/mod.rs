@@ -3,6 +3,7 @@
 //! a response needs (status, content type, body, redirect) plus what the logs and metrics
 //! want to know.
 
+pub mod explain;
 pub mod render;
 pub mod request;
 pub mod resolve;
@@ -15,26 +16,54 @@ use rand::Rng;
 
 use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::answer::render::{metalink, text};
-use crate::answer::request::{echoable, loggable, Mode, Params};
+use crate::answer::request::{echoable, loggable, Fit, Mode, Params};
 use crate::answer::resolve::{resolve, Refusal, StatsFields};
 use crate::answer::select::{select, Chosen, Criteria, Group, Place};
 use crate::health::{Applied, State};
-use crate::snapshot::model::{ArchivedDirectory, HostIdx};
+use crate::snapshot::model::{ArchivedDirectory, HostIdx, FAMILY_IPV4, FAMILY_IPV6};
 use crate::snapshot::Snapshot;
 
 pub const TEXT: &str = "text/plain";
 pub const METALINK: &str = "application/metalink+xml";
+pub const JSON: &str = "application/json";
 
 /// Server-wide settings that shape answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Local hosts below this count add the global list (`-m`).
     pub minimum: usize,
+    /// `--default-protocols`: the `protocol` list (as the parameter writes it) for requests
+    /// without one of their own; `None`: no filter (decision 16).
+    pub default_protocols: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { minimum: 5 }
+        Settings {
+            minimum: 5,
+            default_protocols: None,
+        }
+    }
+}
+
+/// How the HTTP layer found the client's address (`/explain` shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSource {
+    /// The TCP peer.
+    Peer,
+    /// `X-Forwarded-For`, sent by a trusted proxy.
+    XForwardedFor,
+    /// The `ip=` parameter, where the policy honours it.
+    IpParam,
+}
+
+impl ClientSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientSource::Peer => "peer",
+            ClientSource::XForwardedFor => "x-forwarded-for",
+            ClientSource::IpParam => "ip-param",
+        }
     }
 }
 
@@ -88,6 +117,9 @@ pub struct Extras<'a> {
     /// The mirror health data to apply (`serve --health`), if any: ignored unless it was
     /// made for this snapshot.
     pub health: Option<&'a Applied>,
+    /// `/explain`: answer with the JSON document that explains the answer (found through
+    /// this source) instead of the answer itself; refusals stay as they are.
+    pub explain: Option<ClientSource>,
 }
 
 impl Extras<'_> {
@@ -95,6 +127,7 @@ impl Extras<'_> {
         stats_line: true,
         trace: true,
         health: None,
+        explain: None,
     };
 }
 
@@ -153,23 +186,40 @@ pub fn answer_with<R: Rng + ?Sized>(
         }
     };
 
-    let protocols = protocol_list(params.protocol.as_deref());
+    let fit = match params.fit() {
+        Ok(fit) => fit,
+        Err(name) => {
+            let refusal = Refusal::BadParam(name);
+            return refuse(mode, now, &refusal, refusal.message());
+        }
+    };
+
+    let protocols = protocol_list(
+        params
+            .protocol
+            .as_deref()
+            .or(settings.default_protocols.as_deref()),
+    );
     let health = extras.health.filter(|h| h.is_for(snapshot));
-    let screen = |host: HostIdx| health_place(health, host);
+    let screen = Screen::new(snapshot, health, &fit, ip);
+    let place = |host: HostIdx| screen.place(host).0;
     let criteria = Criteria {
         client: Some(ip),
         country: params.country.as_deref(),
         netblock_matching: params.netblock_matching(),
         protocols: protocols.as_deref(),
         minimum: settings.minimum,
-        screen: health.map(|_| &screen as &dyn Fn(HostIdx) -> Place),
+        screen: screen
+            .active()
+            .then_some(&place as &dyn Fn(HostIdx) -> Place),
     };
     let selection = select(snapshot, target.dir, &criteria, rng);
+    let stats_wanted = extras.stats_line && extras.explain.is_none();
 
     let stats_line = target
         .stats
         .as_ref()
-        .filter(|_| extras.stats_line)
+        .filter(|_| stats_wanted)
         .map(|s| stats_line(ip, now, selection.client_country.as_deref(), s));
     let header = header(target.header, &selection.phrases, params, snapshot);
     let body = Body {
@@ -194,6 +244,28 @@ pub fn answer_with<R: Rng + ?Sized>(
     };
     reply.first_group = selection.hosts.first().map(|c| c.group);
     reply.failed_open = selection.failed_open;
+    if let (Some(source), 200 | 302) = (extras.explain, reply.status) {
+        let default = match mode {
+            Mode::Mirrorlist => UrlPolicy::Preferred(MIRRORLIST_PREFERENCE),
+            Mode::Metalink => UrlPolicy::All,
+        };
+        let inputs = explain::Inputs {
+            snapshot,
+            mode,
+            dir: target.dir,
+            file: target.file.as_deref(),
+            selection: &selection,
+            protocols: protocols.as_deref(),
+            policy: body.policy(default),
+            client: ip,
+            source,
+            screen: &screen,
+        };
+        reply.status = 200;
+        reply.content_type = Some(JSON);
+        reply.location = None;
+        reply.body = explain::document(&inputs);
+    }
     if extras.trace {
         reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
     }
@@ -209,6 +281,141 @@ fn health_place(health: Option<&Applied>, host: HostIdx) -> Place {
         Some(State::Stale) => Place::Last,
         Some(State::Current | State::Behind) | None => Place::Keep,
     }
+}
+
+/// How strict a [`Place`] is: of two, the stricter wins.
+fn strictness(place: Place) -> u8 {
+    match place {
+        Place::Keep => 0,
+        Place::Last => 1,
+        Place::DropUnlessEmpty => 2,
+        Place::Drop => 3,
+    }
+}
+
+/// Why the screen placed a host as it did (the strictest reason wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScreenReason {
+    Health,
+    ExcludeCountry,
+    /// `family=`: the host is known to lack the only family the client can use.
+    Family,
+    /// The client's address family: the host is known to lack it (moved last).
+    ClientFamily,
+}
+
+impl ScreenReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScreenReason::Health => "health",
+            ScreenReason::ExcludeCountry => "exclude_country",
+            ScreenReason::Family => "family",
+            ScreenReason::ClientFamily => "client-family",
+        }
+    }
+}
+
+/// The per-host screen of one request (decisions 13-15): the health data, `exclude_country`
+/// (out), `family=` (out unless nothing is left) and the client's own address family (hosts
+/// known to lack it last). [`Screen::active`] is false when none can place a host anywhere
+/// but where selection puts it, so such requests do no per-host work.
+pub struct Screen<'a> {
+    snapshot: &'a Snapshot,
+    health: Option<&'a Applied>,
+    exclude: &'a [[u8; 2]],
+    /// The only family the client can use (`family=`), 0 when not given or no host lacks it.
+    only: u8,
+    /// The client address's family, 0 when no host is known to lack it (or `family=` is
+    /// given: it says more).
+    prefer: u8,
+}
+
+impl<'a> Screen<'a> {
+    pub fn new(
+        snapshot: &'a Snapshot,
+        health: Option<&'a Applied>,
+        fit: &'a Fit,
+        client: IpAddr,
+    ) -> Screen<'a> {
+        let lacked = snapshot.families_lacked() | health.map_or(0, |h| h.families_lacked);
+        let client_family = if client.to_canonical().is_ipv4() {
+            FAMILY_IPV4
+        } else {
+            FAMILY_IPV6
+        };
+        let (only, prefer) = if fit.family != 0 {
+            (fit.family & lacked, 0)
+        } else {
+            (0, client_family & lacked)
+        };
+        Screen {
+            snapshot,
+            health,
+            exclude: &fit.exclude,
+            only,
+            prefer,
+        }
+    }
+
+    /// Whether the screen may place any host elsewhere than selection does.
+    pub fn active(&self) -> bool {
+        self.health.is_some() || !self.exclude.is_empty() || self.only != 0 || self.prefer != 0
+    }
+
+    /// The health data applied, if any.
+    pub fn health(&self) -> Option<&'a Applied> {
+        self.health
+    }
+
+    /// Where the screen puts `host`, and why when not [`Place::Keep`].
+    pub fn place(&self, host: HostIdx) -> (Place, Option<ScreenReason>) {
+        if !self.exclude.is_empty() {
+            let country = self
+                .snapshot
+                .host(host)
+                .map(|h| h.country.as_str().as_bytes());
+            if country.is_some_and(|c| self.exclude.iter().any(|e| e[..] == *c)) {
+                return (Place::Drop, Some(ScreenReason::ExcludeCountry));
+            }
+        }
+        let mut placed = (health_place(self.health, host), None);
+        if placed.0 != Place::Keep {
+            placed.1 = Some(ScreenReason::Health);
+        }
+        if self.only | self.prefer != 0 {
+            let mut known = self.snapshot.host_traits(host).map_or(0, |t| t.families);
+            if known == 0 {
+                known = self.health.map_or(0, |h| h.families(host));
+            }
+            let family = if known == 0 {
+                None
+            } else if self.only != 0 && known & self.only == 0 {
+                Some((Place::DropUnlessEmpty, ScreenReason::Family))
+            } else if self.prefer != 0 && known & self.prefer == 0 {
+                Some((Place::Last, ScreenReason::ClientFamily))
+            } else {
+                None
+            };
+            if let Some((place, why)) = family {
+                if strictness(place) > strictness(placed.0) {
+                    placed = (place, Some(why));
+                }
+            }
+        }
+        placed
+    }
+}
+
+/// The family bits as the native format and the health file write them.
+pub fn family_names(bits: u8) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if bits & FAMILY_IPV4 != 0 {
+        names.push("ipv4");
+    }
+    if bits & FAMILY_IPV6 != 0 {
+        names.push("ipv6");
+    }
+    names
 }
 
 /// A refusal in the mode's form: the message as plain text, or a metalink failure document.

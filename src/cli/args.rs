@@ -116,6 +116,16 @@ pub struct ServeArgs {
     /// Minimum number of local mirrors before the global list is added.
     #[arg(short = 'm', long, default_value_t = 5, env = "MIRRORLIST_MINIMUM")]
     pub minimum: usize,
+    /// The `protocol=` filter for requests without one (e.g. `https`, or `https,http`): only
+    /// hosts with a URL of these schemes are listed, and only those URLs. A request's own
+    /// `protocol=` wins. Default: no filter.
+    #[arg(
+        long,
+        value_name = "LIST",
+        env = "MIRRORLIST_DEFAULT_PROTOCOLS",
+        value_parser = parse_protocols
+    )]
+    pub default_protocols: Option<String>,
     /// Address of the public listener (`::` for all). Ignored when systemd passes a socket.
     #[arg(
         long,
@@ -241,8 +251,28 @@ pub struct QueryArgs {
     /// Minimum number of local mirrors before the global list is added.
     #[arg(short = 'm', long, default_value_t = 5)]
     pub minimum: usize,
+    /// Print the `/explain` JSON document of the request instead of the answer (the path may
+    /// end with /explain, /mirrorlist or /metalink).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// `--default-protocols`: schemes separated by commas, each a URL scheme's characters.
+fn parse_protocols(s: &str) -> Result<String, String> {
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    };
+    if s.split(',').all(ok) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "expected URL schemes separated by commas (e.g. https,http), got {s:?}"
+        ))
+    }
 }
 
 /// `--admin-listen`: an address for a separate admin listener, or `none` (the default: the

@@ -443,6 +443,7 @@ fn check_selection(world: &World, query: &Query) -> Result<(), TestCaseError> {
     let params = Params::parse(&query_string);
     let settings = Settings {
         minimum: query.minimum,
+        ..Settings::default()
     };
     let mut rng = SmallRng::seed_from_u64(query.seed);
     let reply = answer(
