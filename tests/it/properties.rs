@@ -219,6 +219,7 @@ impl World {
                     country: COUNTRIES[h.country].to_string(),
                     bandwidth: h.bandwidth,
                     allowed_countries: h.allowed.iter().map(|c| COUNTRIES[*c].into()).collect(),
+                    families: 0,
                 },
             );
             for (slot, scheme) in h.schemes.iter().enumerate() {
