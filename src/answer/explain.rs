@@ -23,10 +23,31 @@ use serde::Serialize;
 
 use super::render::urls::{for_each_kept, push_url, UrlPolicy};
 use super::request::Mode;
+use super::screen::{family_names, Screen};
 use super::select::{host_allowed, serves, Place, Selection};
-use super::{family_names, ClientSource, Screen};
 use crate::snapshot::model::{ArchivedDirectory, HostIdx};
 use crate::snapshot::Snapshot;
+
+/// How the HTTP layer found the client's address (`/explain` shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSource {
+    /// The TCP peer.
+    Peer,
+    /// `X-Forwarded-For`, sent by a trusted proxy.
+    XForwardedFor,
+    /// The `ip=` parameter, where the policy honours it.
+    IpParam,
+}
+
+impl ClientSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientSource::Peer => "peer",
+            ClientSource::XForwardedFor => "x-forwarded-for",
+            ClientSource::IpParam => "ip-param",
+        }
+    }
+}
 
 /// What the document is made from.
 pub struct Inputs<'a, 's> {
