@@ -460,6 +460,14 @@ fn _assert_send_sync() {
     is::<Snapshot>();
 }
 
+/// Both family bits.
+const FAMILIES_ALL: u8 = model::FAMILY_IPV4 | model::FAMILY_IPV6;
+
+/// A stored prefix as `addr/len`.
+fn net_text(net: &model::ArchivedNet) -> String {
+    net.to_ipnet().map_or_else(String::new, |n| n.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::cmp_joined;
@@ -492,12 +500,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Both family bits.
-const FAMILIES_ALL: u8 = model::FAMILY_IPV4 | model::FAMILY_IPV6;
-
-/// A stored prefix as `addr/len`.
-fn net_text(net: &model::ArchivedNet) -> String {
-    net.to_ipnet().map_or_else(String::new, |n| n.to_string())
 }
