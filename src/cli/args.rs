@@ -89,6 +89,10 @@ never relayed to the internet by a proxy). With --admin-listen, a separate liste
 all three to anyone who reaches it, and the public port no longer answers /metrics. Nothing
 but --port listens unless asked, so instances that differ only in --port share a host.
 
+Requests: /mirrorlist and /metalink (MirrorManager's parameters, plus exclude_country=CC,..
+and family=4|6), and /explain with the same parameters (mode=metalink to explain /metalink):
+a JSON account of the answer (client, hosts in order, hosts left out and why).
+
 Under systemd (Type=notify): READY=1 after the first load, RELOADING=1/READY=1 around each
 reload, STOPPING=1 on shutdown; a socket passed by a .socket unit replaces --listen/--port.
 Examples: systemd/ in the source tree.";
