@@ -1527,6 +1527,9 @@ name = "repomd.xml"
             ("netblocks = [\"10.0.0.0/33\"]\n", "`netblocks`"),
             ("netblocks = [\"0.0.0.0/0\"]\n", "`netblocks`"),
             ("allowed_countries = [\"Germany\"]\n", "`allowed_countries`"),
+            ("families = [\"ipv5\"]\n", "`families`"),
+            ("families = []\n", "`families`"),
+            ("families = [\"ipv4\", \"ipv4\"]\n", "`families`"),
             ("asn_clients = true\n", "`asn`"),
             (
                 "[[host.category]]\nname = \"D\"\nurls = [\"http://x\"]\n",
