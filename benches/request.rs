@@ -191,6 +191,7 @@ fn synthetic(size: &Size) -> RawData {
                 country: country.to_string(),
                 bandwidth: Some(bandwidth),
                 allowed_countries,
+                families: 0,
             },
         );
         if i % 25 == 3 {

@@ -3,9 +3,11 @@
 //! a response needs (status, content type, body, redirect) plus what the logs and metrics
 //! want to know.
 
+pub mod explain;
 pub mod render;
 pub mod request;
 pub mod resolve;
+pub mod screen;
 pub mod select;
 
 use std::net::IpAddr;
@@ -19,24 +21,34 @@ use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::answer::render::{links, metalink, metalink4, text};
 use crate::answer::request::{echoable, loggable, Mode, Params};
 use crate::answer::resolve::{resolve, Refusal, StatsFields};
+use crate::answer::screen::Screen;
 use crate::answer::select::{select, Chosen, Criteria, Group, Place};
-use crate::health::{Applied, State};
+use crate::health::Applied;
+
+pub use crate::answer::explain::ClientSource;
 use crate::snapshot::model::{ArchivedDirectory, HostIdx};
 use crate::snapshot::Snapshot;
 
 pub const TEXT: &str = "text/plain";
 pub const METALINK: &str = "application/metalink+xml";
+pub const JSON: &str = "application/json";
 
 /// Server-wide settings that shape answers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Local hosts below this count add the global list (`-m`).
     pub minimum: usize,
+    /// `--default-protocols`: the `protocol` list (as the parameter writes it) for requests
+    /// without one of their own; `None`: no filter (decision 16).
+    pub default_protocols: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { minimum: 5 }
+        Settings {
+            minimum: 5,
+            default_protocols: None,
+        }
     }
 }
 
@@ -98,6 +110,9 @@ pub struct Extras<'a> {
     pub metalink: Version,
     /// At most this many RFC 6249 duplicate `Link`s on a redirect (`--link-headers`).
     pub link_headers: usize,
+    /// `/explain`: answer with the JSON document that explains the answer (found through
+    /// this source) instead of the answer itself; refusals stay as they are.
+    pub explain: Option<ClientSource>,
 }
 
 impl Extras<'_> {
@@ -107,6 +122,7 @@ impl Extras<'_> {
         health: None,
         metalink: Version::V3,
         link_headers: DEFAULT_LINK_HEADERS,
+        explain: None,
     };
 }
 
@@ -170,23 +186,40 @@ pub fn answer_with<R: Rng + ?Sized>(
         }
     };
 
-    let protocols = protocol_list(params.protocol.as_deref());
+    let fit = match params.fit() {
+        Ok(fit) => fit,
+        Err(name) => {
+            let refusal = Refusal::BadParam(name);
+            return refuse(form, now, &refusal, refusal.message());
+        }
+    };
+
+    let protocols = protocol_list(
+        params
+            .protocol
+            .as_deref()
+            .or(settings.default_protocols.as_deref()),
+    );
     let health = extras.health.filter(|h| h.is_for(snapshot));
-    let screen = |host: HostIdx| health_place(health, host);
+    let screen = Screen::new(snapshot, health, &fit, ip);
+    let place = |host: HostIdx| screen.place(host).0;
     let criteria = Criteria {
         client: Some(ip),
         country: params.country.as_deref(),
         netblock_matching: params.netblock_matching(),
         protocols: protocols.as_deref(),
         minimum: settings.minimum,
-        screen: health.map(|_| &screen as &dyn Fn(HostIdx) -> Place),
+        screen: screen
+            .active()
+            .then_some(&place as &dyn Fn(HostIdx) -> Place),
     };
     let selection = select(snapshot, target.dir, &criteria, rng);
+    let stats_wanted = extras.stats_line && extras.explain.is_none();
 
     let stats_line = target
         .stats
         .as_ref()
-        .filter(|_| extras.stats_line)
+        .filter(|_| stats_wanted)
         .map(|s| stats_line(ip, now, selection.client_country.as_deref(), s));
     let header = header(target.header, &selection.phrases, params, snapshot);
     let body = Body {
@@ -211,21 +244,33 @@ pub fn answer_with<R: Rng + ?Sized>(
     };
     reply.first_group = selection.hosts.first().map(|c| c.group);
     reply.failed_open = selection.failed_open;
+    if let (Some(source), 200 | 302) = (extras.explain, reply.status) {
+        let default = match mode {
+            Mode::Mirrorlist => UrlPolicy::Preferred(MIRRORLIST_PREFERENCE),
+            Mode::Metalink => UrlPolicy::All,
+        };
+        let inputs = explain::Inputs {
+            snapshot,
+            mode,
+            dir: target.dir,
+            file: target.file.as_deref(),
+            selection: &selection,
+            protocols: protocols.as_deref(),
+            policy: body.policy(default),
+            client: ip,
+            source,
+            screen: &screen,
+        };
+        reply.status = 200;
+        reply.content_type = Some(JSON);
+        reply.location = None;
+        reply.body = explain::document(&inputs);
+    }
     if extras.trace {
         reply.trace = selection.hosts.iter().map(|c| (c.host, c.group)).collect();
     }
     reply.stats_line = stats_line;
     reply
-}
-
-/// Where the health data puts a host (issue 11): `down` and `missing` out unless nothing
-/// would be left, `stale` after the others, the rest where selection puts them.
-fn health_place(health: Option<&Applied>, host: HostIdx) -> Place {
-    match health.and_then(|h| h.state(host)) {
-        Some(State::Down | State::Missing) => Place::DropUnlessEmpty,
-        Some(State::Stale) => Place::Last,
-        Some(State::Current | State::Behind) | None => Place::Keep,
-    }
 }
 
 /// What a refusal looks like: plain text, or a failure document of a metalink version.

@@ -65,6 +65,12 @@ pub struct Params<'q> {
     pub ip: Option<Cow<'q, str>>,
     pub netblock: Option<Cow<'q, str>>,
     pub protocol: Option<Cow<'q, str>>,
+    /// `family=4` or `6` (an addition, issue 12): checked by [`Params::fit`].
+    pub family: Option<Cow<'q, str>>,
+    /// `exclude_country=CC[,CC...]` (an addition, issue 12): checked by [`Params::fit`].
+    pub exclude_country: Option<Cow<'q, str>>,
+    /// `mode=mirrorlist|metalink`: which endpoint `/explain` explains.
+    pub mode: Option<Cow<'q, str>>,
     pub redirect: bool,
     pub time: bool,
 }
@@ -85,6 +91,9 @@ impl<'q> Params<'q> {
                 "ip" => &mut params.ip,
                 "netblock" => &mut params.netblock,
                 "protocol" => &mut params.protocol,
+                "family" => &mut params.family,
+                "exclude_country" => &mut params.exclude_country,
+                "mode" => &mut params.mode,
                 "redirect" => {
                     params.redirect = true;
                     continue;
@@ -100,10 +109,43 @@ impl<'q> Params<'q> {
         params
     }
 
+    /// `family` and `exclude_country` checked, or the name of the first that is malformed.
+    /// An empty value is the parameter left out. Allocates only for `exclude_country`.
+    pub fn fit(&self) -> Result<Fit, &'static str> {
+        use crate::snapshot::model::{FAMILY_IPV4, FAMILY_IPV6};
+        let family = match self.family.as_deref() {
+            None | Some("") => 0,
+            Some("4") => FAMILY_IPV4,
+            Some("6") => FAMILY_IPV6,
+            Some(_) => return Err("family"),
+        };
+        let mut exclude = Vec::new();
+        if let Some(raw) = self.exclude_country.as_deref().filter(|r| !r.is_empty()) {
+            for code in raw.split(',') {
+                match code.as_bytes() {
+                    [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                        exclude.push([a.to_ascii_uppercase(), b.to_ascii_uppercase()]);
+                    }
+                    _ => return Err("exclude_country"),
+                }
+            }
+        }
+        Ok(Fit { family, exclude })
+    }
+
     /// Netblock and ASN matching are on unless `netblock` is given and is not `1`.
     pub fn netblock_matching(&self) -> bool {
         self.netblock.as_deref().is_none_or(|v| v == "1")
     }
+}
+
+/// What `family` and `exclude_country` ask for, checked.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Fit {
+    /// The only family the client can use (`FAMILY_*` bit), 0 for any.
+    pub family: u8,
+    /// Countries whose hosts are left out, uppercase.
+    pub exclude: Vec<[u8; 2]>,
 }
 
 /// Percent-decodes a value; `+` is kept.
@@ -139,6 +181,29 @@ mod tests {
         assert!(p.netblock_matching());
         assert!(!Params::parse("netblock=0").netblock_matching());
         assert!(Params::parse("netblock=1").netblock_matching());
+    }
+
+    #[test]
+    fn fit_parameters_are_checked() {
+        let fit = Params::parse("family=6&exclude_country=de,Fr")
+            .fit()
+            .unwrap();
+        assert_eq!(fit.family, crate::snapshot::model::FAMILY_IPV6);
+        assert_eq!(fit.exclude, [*b"DE", *b"FR"]);
+        assert_eq!(
+            Params::parse("family=&exclude_country=").fit(),
+            Ok(Fit::default())
+        );
+        for (q, name) in [
+            ("family=7", "family"),
+            ("family=ipv4", "family"),
+            ("exclude_country=DEU", "exclude_country"),
+            ("exclude_country=!!", "exclude_country"),
+            ("exclude_country=de,", "exclude_country"),
+            ("exclude_country=%C3%A9x", "exclude_country"),
+        ] {
+            assert_eq!(Params::parse(q).fit(), Err(name), "{q}");
+        }
     }
 
     #[test]

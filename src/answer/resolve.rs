@@ -41,6 +41,9 @@ pub enum Refusal {
     NoMetalink(String),
     /// The client address does not parse (400, decision 3).
     BadClientIp,
+    /// A parameter of issue 12 (`family`, `exclude_country`) or `/explain`'s `mode` is
+    /// malformed: its name (400, decision 13).
+    BadParam(&'static str),
 }
 
 impl Refusal {
@@ -53,6 +56,12 @@ impl Refusal {
             Refusal::InvalidRepoArch(text) => text,
             Refusal::NoMetalink(_) => "not found or has not metalink",
             Refusal::BadClientIp => "Cannot parse client IP address. Aborting.",
+            Refusal::BadParam("family") => "invalid family: expected 4 or 6",
+            Refusal::BadParam("exclude_country") => {
+                "invalid exclude_country: expected two-letter country codes separated by commas"
+            }
+            Refusal::BadParam("mode") => "invalid mode: expected mirrorlist or metalink",
+            Refusal::BadParam(_) => "invalid parameter",
         }
     }
 
@@ -60,7 +69,7 @@ impl Refusal {
         match self {
             Refusal::MissingParams | Refusal::RepoDisabled => 200,
             Refusal::InvalidPath | Refusal::InvalidRepoArch(_) | Refusal::NoMetalink(_) => 404,
-            Refusal::BadClientIp => 400,
+            Refusal::BadClientIp | Refusal::BadParam(_) => 400,
         }
     }
 }

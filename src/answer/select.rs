@@ -572,7 +572,7 @@ fn add_continent(
 
 /// A host with allowed countries serves only clients known to be in one of them (decision 8).
 #[inline]
-fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&str>) -> bool {
+pub fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&str>) -> bool {
     match snapshot.host_traits(host) {
         None => false,
         Some(traits) if !traits.restricted => true,
@@ -588,7 +588,7 @@ fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&str>
 }
 
 /// Whether a host has a URL for one of `protocols` (any URL when none are asked for).
-fn serves(snapshot: &Snapshot, entry: &ArchivedHostUrls, protocols: Option<&[&str]>) -> bool {
+pub fn serves(snapshot: &Snapshot, entry: &ArchivedHostUrls, protocols: Option<&[&str]>) -> bool {
     match protocols {
         None => true,
         Some(list) => entry

@@ -153,6 +153,7 @@ impl HostTable {
                 country: raw_host.country.to_ascii_uppercase(),
                 weight,
                 allowed_countries: allowed,
+                families: raw_host.families,
             });
         }
         HostTable { hosts, index }

@@ -95,6 +95,9 @@ aria2 asks); otherwise the version 3 document MirrorManager sends (dnf's */* inc
 carry Vary: Accept. Redirects (redirect=1) carry RFC 6249 Link headers for the next mirrors
 (--link-headers) and, for a file the data describes, a rel=describedby Link to its metalink
 and Repr-Digest: sha-256=:...: (RFC 9530).
+Requests: /mirrorlist and /metalink (MirrorManager's parameters, plus exclude_country=CC,..
+and family=4|6), and /explain with the same parameters (mode=metalink to explain /metalink):
+a JSON account of the answer (client, hosts in order, hosts left out and why).
 
 Under systemd (Type=notify): READY=1 after the first load, RELOADING=1/READY=1 around each
 reload, STOPPING=1 on shutdown; a socket passed by a .socket unit replaces --listen/--port.
@@ -123,6 +126,16 @@ pub struct ServeArgs {
     /// Minimum number of local mirrors before the global list is added.
     #[arg(short = 'm', long, default_value_t = 5, env = "MIRRORLIST_MINIMUM")]
     pub minimum: usize,
+    /// The `protocol=` filter for requests without one (e.g. `https`, or `https,http`): only
+    /// hosts with a URL of these schemes are listed, and only those URLs. A request's own
+    /// `protocol=` wins. Default: no filter.
+    #[arg(
+        long,
+        value_name = "LIST",
+        env = "MIRRORLIST_DEFAULT_PROTOCOLS",
+        value_parser = parse_protocols
+    )]
+    pub default_protocols: Option<String>,
     /// Address of the public listener (`::` for all). Ignored when systemd passes a socket.
     #[arg(
         long,
@@ -272,8 +285,28 @@ pub struct QueryArgs {
     /// each listed host's state and reason.
     #[arg(long, value_name = "FILE")]
     pub health: Option<PathBuf>,
+    /// Print the `/explain` JSON document of the request instead of the answer (the path may
+    /// end with /explain, /mirrorlist or /metalink).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// `--default-protocols`: schemes separated by commas, each a URL scheme's characters.
+fn parse_protocols(s: &str) -> Result<String, String> {
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    };
+    if s.split(',').all(ok) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "expected URL schemes separated by commas (e.g. https,http), got {s:?}"
+        ))
+    }
 }
 
 /// `--admin-listen`: an address for a separate admin listener, or `none` (the default: the

@@ -6,19 +6,22 @@ use anyhow::Context;
 
 use super::args::QueryArgs;
 use crate::answer::request::{Mode, Params};
-use crate::answer::{answer_with, Client, Extras, Settings};
+use crate::answer::resolve::Refusal;
+use crate::answer::{answer_with, Client, ClientSource, Extras, Settings};
 use crate::health::{Applied, Health};
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
     let source = args.input.source()?;
     let (snapshot, _warnings) = source.load()?;
     let (path, query) = args.request.split_once('?').unwrap_or((&args.request, ""));
-    let Some(mode) = Mode::from_path(path) else {
-        anyhow::bail!("{path}: the path must end with /mirrorlist or /metalink");
+    let explain = path.ends_with("/explain");
+    let Some(mode) = Mode::from_path(path).or(explain.then_some(Mode::Mirrorlist)) else {
+        anyhow::bail!("{path}: the path must end with /mirrorlist, /metalink or /explain");
     };
     let params = Params::parse(query);
     let settings = Settings {
         minimum: args.minimum,
+        ..Settings::default()
     };
     let health = match &args.health {
         Some(path) => Some(Health::load(path).context("--health")?),
@@ -34,6 +37,35 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
         },
         None => None,
     };
+    if args.json || explain {
+        // The server's `/explain` (decision 17): `mode=` picks the endpoint explained, unless
+        // the path names it.
+        let mode = match (explain, params.mode.as_deref()) {
+            (false, _) | (true, None | Some("mirrorlist")) => mode,
+            (true, Some("metalink")) => Mode::Metalink,
+            (true, Some(_)) => anyhow::bail!("{}", Refusal::BadParam("mode").message()),
+        };
+        let extras = Extras {
+            explain: Some(ClientSource::Peer),
+            health: applied.as_ref(),
+            ..Extras::ALL
+        };
+        let reply = answer_with(
+            &snapshot,
+            mode,
+            &params,
+            Client::Addr(args.ip),
+            &settings,
+            &mut rand::rng(),
+            SystemTime::now(),
+            extras,
+        );
+        if reply.status != 200 || reply.content_type != Some(crate::answer::JSON) {
+            println!("status: {}\n", reply.status);
+        }
+        print!("{}", String::from_utf8_lossy(&reply.body));
+        return Ok(());
+    }
     let reply = answer_with(
         &snapshot,
         mode,

@@ -125,6 +125,7 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 fn app_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let mut state = AppState::new(Settings {
         minimum: args.minimum,
+        default_protocols: args.default_protocols.clone(),
     });
     if !args.trusted_proxies.is_empty() {
         state.trusted = TrustedProxies::new(args.trusted_proxies.clone());

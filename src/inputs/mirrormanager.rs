@@ -477,6 +477,7 @@ mod tests {
                 country: "CN".into(),
                 bandwidth: Some(100),
                 allowed_countries: vec!["CN".into()],
+                families: 0,
             }
         );
         assert_eq!(raw.hosts[&9].bandwidth, Some(50));

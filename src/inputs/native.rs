@@ -164,6 +164,8 @@ struct HostEntry {
     netblocks: Vec<String>,
     #[serde(default)]
     allowed_countries: Vec<String>,
+    /// `ipv4`, `ipv6` or both; absent: unknown.
+    families: Option<Vec<String>>,
     #[serde(default, rename = "category")]
     categories: Vec<HostCategoryEntry>,
 }
@@ -237,6 +239,36 @@ struct HostCategory {
 struct NetworkSlots {
     netblock: HashMap<IpNet, usize>,
     asn: HashMap<u32, usize>,
+}
+
+/// A `[[host]]`'s `families` as `FAMILY_*` bits (0: absent, unknown).
+fn host_families(entry: &HostEntry, err: &impl Fn(String) -> InputError) -> Result<u8, InputError> {
+    use crate::snapshot::model::{FAMILY_IPV4, FAMILY_IPV6};
+    let Some(list) = &entry.families else {
+        return Ok(0);
+    };
+    if list.is_empty() {
+        return Err(err(
+            "`families`: empty; list \"ipv4\", \"ipv6\" or both, or leave it out (unknown)".into(),
+        ));
+    }
+    let mut bits = 0;
+    for f in list {
+        let bit = match f.as_str() {
+            "ipv4" => FAMILY_IPV4,
+            "ipv6" => FAMILY_IPV6,
+            _ => {
+                return Err(err(format!(
+                    "`families`: {f:?} is not \"ipv4\" or \"ipv6\""
+                )))
+            }
+        };
+        if bits & bit != 0 {
+            return Err(err(format!("`families`: {f:?} is listed twice")));
+        }
+        bits |= bit;
+    }
+    Ok(bits)
 }
 
 /// A `[[host]]`'s own fields checked: its country and its allowed countries, upper-cased.
@@ -445,6 +477,7 @@ impl Mapper<'_> {
                 return Err(err("`name`: a [[host]] with this name comes earlier".into()));
             }
             let (country, allowed) = host_fields(entry, &err)?;
+            let families = host_families(entry, &err)?;
 
             let mut host_categories: Vec<HostCategory> = Vec::new();
             for served in &entry.categories {
@@ -465,6 +498,7 @@ impl Mapper<'_> {
                     country: country.clone(),
                     bandwidth: Some(entry.bandwidth),
                     allowed_countries: allowed,
+                    families,
                 },
             );
             plans.push(HostPlan {
@@ -1493,6 +1527,9 @@ name = "repomd.xml"
             ("netblocks = [\"10.0.0.0/33\"]\n", "`netblocks`"),
             ("netblocks = [\"0.0.0.0/0\"]\n", "`netblocks`"),
             ("allowed_countries = [\"Germany\"]\n", "`allowed_countries`"),
+            ("families = [\"ipv5\"]\n", "`families`"),
+            ("families = []\n", "`families`"),
+            ("families = [\"ipv4\", \"ipv4\"]\n", "`families`"),
             ("asn_clients = true\n", "`asn`"),
             (
                 "[[host.category]]\nname = \"D\"\nurls = [\"http://x\"]\n",

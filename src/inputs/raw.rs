@@ -62,6 +62,9 @@ pub struct RawHost {
     pub bandwidth: Option<i64>,
     /// If non-empty, only clients from these countries (uppercase) may be sent to this host.
     pub allowed_countries: Vec<String>,
+    /// The address families the host serves on, as `snapshot::model::FAMILY_*` bits; 0 when
+    /// unknown (MirrorManager's cache has no such field).
+    pub families: u8,
 }
 
 /// One directory and who carries it.

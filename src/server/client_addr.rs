@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::answer::Client;
+use crate::answer::{Client, ClientSource};
 
 /// Who may send `ip=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
@@ -49,6 +49,8 @@ impl TrustedProxies {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub client: Client,
+    /// Where the address came from (`/explain` shows it).
+    pub source: ClientSource,
     /// Set when an `X-Forwarded-For` entry did not parse (the caller logs it).
     pub bad_forwarded: Option<String>,
 }
@@ -76,12 +78,14 @@ pub fn client_address<'h>(
         };
         return Resolved {
             client,
+            source: ClientSource::IpParam,
             bad_forwarded: None,
         };
     }
     if !peer_trusted {
         return Resolved {
             client: Client::Addr(peer),
+            source: ClientSource::Peer,
             bad_forwarded: None,
         };
     }
@@ -101,12 +105,14 @@ pub fn client_address<'h>(
             Some(ip) => {
                 return Resolved {
                     client: Client::Addr(ip),
+                    source: ClientSource::XForwardedFor,
                     bad_forwarded: None,
                 }
             }
             None => {
                 return Resolved {
                     client: Client::Addr(last_trusted),
+                    source: source_of(last_trusted, peer),
                     bad_forwarded: Some(text.chars().take(100).collect()),
                 }
             }
@@ -114,7 +120,18 @@ pub fn client_address<'h>(
     }
     Resolved {
         client: Client::Addr(last_trusted),
+        source: source_of(last_trusted, peer),
         bad_forwarded: None,
+    }
+}
+
+/// The source of an address taken from a trusted chain: the peer itself, or an entry of
+/// `X-Forwarded-For`.
+fn source_of(chosen: IpAddr, peer: IpAddr) -> ClientSource {
+    if chosen == peer {
+        ClientSource::Peer
+    } else {
+        ClientSource::XForwardedFor
     }
 }
 
@@ -173,6 +190,11 @@ mod tests {
             IpParamPolicy::Trusted,
         );
         assert_eq!(r.client, addr("203.0.113.1"));
+        assert_eq!(r.source, ClientSource::XForwardedFor);
+        let r = resolve("127.0.0.1", &[], None, IpParamPolicy::Trusted);
+        assert_eq!(r.source, ClientSource::Peer);
+        let r = resolve("127.0.0.1", &[], Some("192.0.2.1"), IpParamPolicy::Trusted);
+        assert_eq!(r.source, ClientSource::IpParam);
     }
 
     #[test]

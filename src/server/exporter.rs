@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn observe_counts_and_renders() {
-        let state = Arc::new(AppState::new(Settings { minimum: 5 }));
+        let state = Arc::new(AppState::new(Settings::default()));
         let exporter = Exporter::new(state.clone());
         state.metrics.observe(
             Some(Mode::Mirrorlist),

@@ -19,6 +19,7 @@ use super::client_addr::client_address;
 use super::negotiate;
 use super::state::AppState;
 use crate::answer::request::{Mode, Params};
+use crate::answer::resolve::Refusal;
 use crate::answer::{answer_with, Extras, Reply};
 
 /// The per-connection service: the operator's endpoints ([`Admin`]), then the mirror ones.
@@ -74,7 +75,9 @@ thread_local! {
 /// Answers one request; the body, if any, is ignored (as the production server does).
 pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Response<Full<Bytes>> {
     let started = Instant::now();
-    let Some(mode) = Mode::from_path(req.uri().path()) else {
+    let path = req.uri().path();
+    let explain = path.ends_with("/explain");
+    let Some(mode) = Mode::from_path(path).or(explain.then_some(Mode::Mirrorlist)) else {
         state.metrics.observe(None, 404, None, started.elapsed());
         return respond(404, None, NOT_OURS.into(), None, None);
     };
@@ -86,6 +89,16 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
         return respond(503, None, "no mirror data loaded yet\n".into(), None, None);
     };
     let params = Params::parse(req.uri().query().unwrap_or(""));
+    // `/explain` explains `/mirrorlist`, or `/metalink` with `mode=metalink` (decision 17).
+    let mode = match (explain, params.mode.as_deref()) {
+        (false, _) | (true, None | Some("mirrorlist")) => mode,
+        (true, Some("metalink")) => Mode::Metalink,
+        (true, Some(_)) => {
+            state.metrics.observe(None, 400, None, started.elapsed());
+            let body = Refusal::BadParam("mode").message().as_bytes();
+            return respond(400, None, Bytes::from_static(body), None, None);
+        }
+    };
     let forwarded = req
         .headers()
         .get_all("x-forwarded-for")
@@ -118,6 +131,7 @@ pub fn handle<B>(state: &AppState, peer: SocketAddr, req: &Request<B>) -> Respon
             Mode::Mirrorlist => Default::default(),
         },
         link_headers: state.link_headers,
+        explain: explain.then_some(resolved.source),
     };
     let mut reply = SHUFFLE_RNG.with_borrow_mut(|rng| {
         answer_with(

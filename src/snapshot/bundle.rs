@@ -17,7 +17,7 @@ use super::model::{ArchivedSnapshotData, SnapshotData};
 /// The first eight bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"MLBUNDL\0";
 /// The body layout this program writes and reads. Bump on any change to `model`.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Header size; also the body's offset, a multiple of rkyv's 16-byte alignment.
 pub const HEADER_LEN: usize = 64;
 

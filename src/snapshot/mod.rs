@@ -56,6 +56,10 @@ pub struct Snapshot {
     /// Per host, what selection reads for every host of an answer, packed together so that
     /// an answer of 200 hosts touches a few cache lines instead of 200 archived records.
     host_traits: Vec<HostTraits>,
+    /// The family bits ([`model::FAMILY_IPV4`], [`model::FAMILY_IPV6`]) that some host with
+    /// known families lacks: an answer for a client of another family skips the family
+    /// screen without looking at a host.
+    families_lacked: u8,
 }
 
 /// What selection needs of a host on every answer (see [`Snapshot::host_traits`]).
@@ -65,6 +69,8 @@ pub struct HostTraits {
     pub inverse_weight: f64,
     /// Whether the host serves only some countries (its `allowed_countries` is not empty).
     pub restricted: bool,
+    /// [`model::Host::families`]: 0 when unknown.
+    pub families: u8,
 }
 
 /// [`Snapshot::base_url_scheme`] of a URL without `:` (or past the 255th distinct scheme).
@@ -147,14 +153,19 @@ impl Snapshot {
         );
         let url_markup = markup_bits(data);
         let (url_scheme, schemes) = scheme_ids(data);
-        let host_traits = data
+        let host_traits: Vec<HostTraits> = data
             .hosts
             .iter()
             .map(|h| HostTraits {
                 inverse_weight: 1.0 / f64::from(h.weight.to_native().max(1)),
                 restricted: !h.allowed_countries.is_empty(),
+                families: h.families,
             })
             .collect();
+        let families_lacked = host_traits
+            .iter()
+            .filter(|t| t.families != 0)
+            .fold(0, |acc, t| acc | (FAMILIES_ALL & !t.families));
         Ok(Snapshot {
             archive,
             host_nets,
@@ -167,6 +178,7 @@ impl Snapshot {
             url_scheme,
             schemes,
             host_traits,
+            families_lacked,
         })
     }
 
@@ -232,6 +244,13 @@ impl Snapshot {
     #[inline]
     pub fn host_traits(&self, idx: HostIdx) -> Option<HostTraits> {
         self.host_traits.get(idx as usize).copied()
+    }
+
+    /// The family bits some host with known families lacks (0: every host with known
+    /// families serves on both, or none is known).
+    #[inline]
+    pub fn families_lacked(&self) -> u8 {
+        self.families_lacked
     }
 
     pub fn host(&self, idx: HostIdx) -> Option<&ArchivedHost> {
@@ -321,6 +340,31 @@ impl Snapshot {
             }
         }
         self.geo.country_of(data, ip)
+    }
+
+    /// [`Snapshot::country_of`], with how it was found: `netblock` (an admin override) or
+    /// `geoip`.
+    pub fn country_source_of(&self, ip: IpAddr) -> Option<(String, &'static str)> {
+        let ip = ip.to_canonical();
+        let data = self.data();
+        if let Some(&i) = self.country_nets.longest(ip) {
+            if let Some(e) = data.netblock_countries.get(i as usize) {
+                return Some((e.country.as_str().to_string(), "netblock"));
+            }
+        }
+        self.geo.country_of(data, ip).map(|c| (c, "geoip"))
+    }
+
+    /// Every host netblock containing `ip`, as `addr/len`, least specific first.
+    pub fn netblock_prefixes_of(&self, ip: IpAddr) -> Vec<String> {
+        let mut found = Vec::new();
+        self.host_nets.covering(ip.to_canonical(), &mut found);
+        let data = self.data();
+        found
+            .into_iter()
+            .filter_map(|(_, i)| data.host_netblocks.get(i as usize))
+            .map(|e| net_text(&e.net))
+            .collect()
     }
 
     /// The continent of a country (uppercase code).
@@ -414,6 +458,14 @@ fn cmp_joined(key: &[u8], parts: (&[u8], &[u8], &[u8])) -> std::cmp::Ordering {
 fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Snapshot>();
+}
+
+/// Both family bits.
+const FAMILIES_ALL: u8 = model::FAMILY_IPV4 | model::FAMILY_IPV6;
+
+/// A stored prefix as `addr/len`.
+fn net_text(net: &model::ArchivedNet) -> String {
+    net.to_ipnet().map_or_else(String::new, |n| n.to_string())
 }
 
 #[cfg(test)]

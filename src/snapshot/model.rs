@@ -71,7 +71,15 @@ pub struct Host {
     pub weight: u32,
     /// Countries allowed to use this host, sorted; empty means everyone.
     pub allowed_countries: Vec<String>,
+    /// The address families the host is known to serve on: [`FAMILY_IPV4`] and
+    /// [`FAMILY_IPV6`] bits; 0 when unknown.
+    pub families: u8,
 }
+
+/// [`Host::families`]: the host serves over IPv4.
+pub const FAMILY_IPV4: u8 = 1;
+/// [`Host::families`]: the host serves over IPv6.
+pub const FAMILY_IPV6: u8 = 2;
 
 /// One directory on the mirrors.
 #[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ mod support;
 
 mod broken_inputs;
 mod checklist;
+mod fitted;
 mod health;
 mod hostile;
 mod hostile_slow;

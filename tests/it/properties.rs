@@ -219,6 +219,7 @@ impl World {
                     country: COUNTRIES[h.country].to_string(),
                     bandwidth: h.bandwidth,
                     allowed_countries: h.allowed.iter().map(|c| COUNTRIES[*c].into()).collect(),
+                    families: 0,
                 },
             );
             for (slot, scheme) in h.schemes.iter().enumerate() {
@@ -443,6 +444,7 @@ fn check_selection(world: &World, query: &Query) -> Result<(), TestCaseError> {
     let params = Params::parse(&query_string);
     let settings = Settings {
         minimum: query.minimum,
+        ..Settings::default()
     };
     let mut rng = SmallRng::seed_from_u64(query.seed);
     let reply = answer(
