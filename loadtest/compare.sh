@@ -13,8 +13,7 @@
 #
 # `@HEALTH@` in the flags stands for a health file made here for the measured answer's hosts
 # (a tenth of them down, a tenth stale).
-# Each variant serves the default dataset's bundle (built with the first variant's binary,
-# unless BUNDLE names one per variant with NAME_BUNDLE=...) on 127.0.0.1:$PORT. Requests (from
+# Each variant serves the default dataset's bundle, built by its own binary, on 127.0.0.1:$PORT. Requests (from
 # the dataset, as loadtest/run.sh picks them):
 #   mirrorlist  a client GeoIP does not know: the global list (~180 hosts)
 #   metalink    the same client and repository (~75 KB), default Accept (version 3)
@@ -61,11 +60,17 @@ if [[ ! -f "$d/mirrorlist_cache.proto" ]]; then
   say "generating the datasets into $DATA_DIR"
   "$here/datasets.sh" "$DATA_DIR" >&2
 fi
-bundle="$OUT_DIR/default.bundle"
-say "building $bundle with ${bins[0]}"
-"${bins[0]}" build --mm-cache "$d/mirrorlist_cache.proto" --global-netblocks "$d/global_netblocks.txt" \
-  --cccsv "$d/country_continent.csv" --geoip "$d/GeoIP2-Country-synthetic.mmdb" -o "$bundle" \
-  2>"$OUT_DIR/build.log"
+# One bundle per variant, each built by its own binary: the bundle format may differ between
+# builds (a newer format version is refused by an older reader and the other way round).
+bundles=()
+for i in "${!names[@]}"; do
+  bundles[$i]="$OUT_DIR/${names[$i]}.bundle"
+  say "building ${bundles[$i]} with ${bins[$i]}"
+  "${bins[$i]}" build --mm-cache "$d/mirrorlist_cache.proto" --global-netblocks "$d/global_netblocks.txt" \
+    --cccsv "$d/country_continent.csv" --geoip "$d/GeoIP2-Country-synthetic.mmdb" -o "${bundles[$i]}" \
+    2>"$OUT_DIR/build-${names[$i]}.log"
+done
+bundle="${bundles[0]}"
 
 trace() { "${bins[0]}" query --bundle "$bundle" --ip "$2" "$1" 2>/dev/null | grep -E '^# +[0-9]+\. host' || true; }
 plain_ip=""
@@ -112,7 +117,7 @@ start() { # index
   local i="$1" log=()
   [[ "$STATS_LOG" == 1 ]] && log=(-l "$OUT_DIR/${names[$i]}.stats.log")
   # shellcheck disable=SC2086 # the flags are words
-  "${bins[$i]}" serve --bundle "$bundle" --port "$PORT" "${log[@]}" ${flags[$i]} \
+  "${bins[$i]}" serve --bundle "${bundles[$i]}" --port "$PORT" "${log[@]}" ${flags[$i]} \
     >"$OUT_DIR/${names[$i]}.out" 2>"$OUT_DIR/${names[$i]}.err" &
   pid=$!
   for _ in $(seq 1 300); do

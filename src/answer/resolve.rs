@@ -1,4 +1,4 @@
-//! Request validation and target resolution (protocol spec section 5): which directory and
+//! Request validation and target resolution (docs/protocol.md section 5): which directory and
 //! file a request names, or why it is refused. Status codes and bodies are the production
 //! server's; see `render` for the bytes.
 
@@ -74,7 +74,7 @@ impl Refusal {
     }
 }
 
-/// Validates `params` against the snapshot (steps 1 and 2 of spec section 5).
+/// Validates `params` against the snapshot (steps 1 and 2 of docs/protocol.md section 5).
 pub fn resolve<'s>(
     snapshot: &'s Snapshot,
     params: &Params<'_>,

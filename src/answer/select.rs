@@ -1,5 +1,6 @@
-//! Mirror selection (protocol spec section 6.2, with decisions 5, 6 and 8): which hosts a
-//! client gets for a directory, in which order, and the header phrases that say why.
+//! Mirror selection (docs/protocol.md section 6.2, with decisions 5 and 8; decision 6 lives in
+//! `render::urls`): which hosts a client gets for a directory, in which order, and the header
+//! phrases that say why.
 //!
 //! A pure function of the snapshot, the request and the random source: no I/O, no clock, no
 //! HTTP. Cost is bounded by the hosts of the directory, never by the size of the data.
@@ -98,7 +99,7 @@ pub struct Selection<'s> {
 
 /// Selects hosts for `dir`.
 ///
-/// The steps follow spec section 6.2: netblocks and ASN (1-2), the client's country (3),
+/// The steps follow docs/protocol.md section 6.2: netblocks and ASN (1-2), the client's country (3),
 /// requested countries (4), GeoIP country and continent (5-6), the global list when too few
 /// local hosts can serve (7-8), then the ordering (9). Each group's list starts empty and is
 /// filled at most once, so a request allocates what it did before the steps were split.

@@ -1,6 +1,6 @@
 //! "The first entry wins": every reader and `compile` keep the first of two entries that share
 //! a key and warn about the second, because the production server's linear scans find the
-//! first (spec section 12).
+//! first (docs/protocol.md section 12).
 
 use std::collections::BTreeSet;
 

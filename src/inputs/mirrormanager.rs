@@ -1,6 +1,6 @@
 //! MirrorManager inputs -> [`RawData`]: the protobuf cache plus its side files (global
 //! netblocks, `country_continent.csv`, a GeoIP2 Country mmdb), as the production server reads
-//! them, with the bugs spec section 12 lists fixed.
+//! them, with the bugs docs/protocol.md section 12 lists fixed.
 //!
 //! Where MirrorManager's server would do something surprising with odd data (concatenate the
 //! values of duplicate keys, stop a scan at the first bad netblock), we keep the first entry,
@@ -235,7 +235,7 @@ fn read_repos(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
 
 /// The network tables: HostNetblockCache, NetblockCountryCache and HostAsnCache.
 ///
-/// Unlike the production server, a bad key does not end the scan (spec section 12, bug 6).
+/// Unlike the production server, a bad key does not end the scan (docs/protocol.md section 12, bug 6).
 fn read_networks(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
     for entry in &list.host_netblock_cache {
         let Some(net) = netblocks::parse_net(&entry.key) else {

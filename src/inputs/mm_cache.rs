@@ -1,7 +1,7 @@
 //! MirrorManager's mirrorlist cache (`mirrorlist_cache.proto`): the proto2 `MirrorList` schema
 //! as hand-written prost messages, and the decoder.
 //!
-//! The schema is `package mirrormanager` from spec section 3 (and `tools/mirrormanager.proto`).
+//! The schema is `package mirrormanager` from docs/protocol.md section 3 (and `loadtest/generator/mirrormanager.proto`).
 //! It is written out here rather than generated so that building needs no `protoc` and no
 //! build script. Field names are snake_case; tags, labels and types follow the schema exactly.
 //! Repeated scalars carry `packed = "false"` because proto2 does not pack by default, so what we

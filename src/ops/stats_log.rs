@@ -1,4 +1,4 @@
-//! The statistics log (spec section 10.1): MirrorManager's line, byte for byte, written by a
+//! The statistics log (docs/protocol.md section 10.1): MirrorManager's line, byte for byte, written by a
 //! thread of its own from a bounded queue so a slow disk never holds up a request. When the
 //! queue is full the line is dropped and counted. [`StatsLog::reopen`] (SIGUSR1) makes the
 //! writer close and reopen the file, for logrotate.

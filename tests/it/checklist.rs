@@ -1,4 +1,4 @@
-//! The production server's own test checklist (protocol spec section 13: metalink header,
+//! The production server's own test checklist (docs/protocol.md section 13: metalink header,
 //! failure document, `find_in_ip_tree`, `do_mirrorlist_test` steps 1-12,
 //! `netblock_host_at_index_zero_test`), replayed against our binary over HTTP.
 //!

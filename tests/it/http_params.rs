@@ -1,4 +1,4 @@
-//! Every request parameter and every error case of protocol spec sections 4-5 that the
+//! Every request parameter and every error case of docs/protocol.md sections 4-5 that the
 //! reference answers do not already cover, over HTTP against `mirrorlist serve` on mm-small.
 //!
 //! Where we differ from the production server on purpose the assertion names the decision

@@ -1,4 +1,4 @@
-//! The Metalink 3.0 document (spec section 9.2) and its failure form (9.3).
+//! The Metalink 3.0 document (docs/protocol.md section 9.2) and its failure form (9.3).
 
 use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail};
 use crate::answer::select::Chosen;

@@ -1,5 +1,5 @@
 //! Response bytes: the text mirrorlist, the metalink document, and their failure forms,
-//! laid out byte for byte as MirrorManager's production server writes them (spec section 9),
+//! laid out byte for byte as MirrorManager's production server writes them (docs/protocol.md section 9),
 //! with XML escaping added (decision 7); and two additions beyond it (issue 13): the
 //! Metalink 4 document and the redirect's `Link`/`Repr-Digest` values.
 

@@ -1,4 +1,4 @@
-//! Which URLs of a host an answer lists (spec section 8.1-8.2, decision 6), and how a URL is
+//! Which URLs of a host an answer lists (docs/protocol.md section 8.1-8.2, decision 6), and how a URL is
 //! put together from a base URL, the directory's subpath and the file.
 
 use crate::answer::select::scheme_in;
