@@ -9,6 +9,7 @@
 //! and `cli` is the command line over all of it.
 
 pub mod answer;
+pub mod atomic_file;
 pub mod build;
 pub mod cli;
 pub mod clock;

@@ -2,7 +2,6 @@
 //! probe round, read back by the next round and by the server. The format is described in
 //! docs/health.md.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -102,31 +101,12 @@ pub fn write(path: &Path, health: &Health) -> Result<(), FileError> {
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
     })?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "health.json".into());
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        File::open(&dir)?.sync_all()
-    })();
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&tmp); // best effort: the error that matters is `source`
-        return Err(FileError::Write {
+    crate::atomic_file::replace(path, |file| file.write_all(text.as_bytes())).map_err(
+        |source| FileError::Write {
             path: path.to_path_buf(),
             source,
-        });
-    }
+        },
+    )?;
     Ok(())
 }
 

@@ -128,29 +128,11 @@ pub fn write(path: &Path, data: &SnapshotData) -> Result<u64, BundleError> {
         generated_at: data.meta.generated_at,
         checksum: *blake3::hash(&body).as_bytes(),
     };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle".into());
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
+    crate::atomic_file::replace(path, |file| {
         file.write_all(&header.encode())?;
-        file.write_all(&body)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        File::open(&dir)?.sync_all()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp); // best effort: the error that matters is `e`
-        return Err(werr(e));
-    }
+        file.write_all(&body)
+    })
+    .map_err(werr)?;
     Ok((HEADER_LEN + body.len()) as u64)
 }
 

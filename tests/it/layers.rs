@@ -7,8 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The folders of `src/`, lowest first: a module may use its own folder and those before it.
-const LAYERS: [&str; 10] = [
-    "clock", "snapshot", "inputs", "build", "health", "answer", "reload", "ops", "server", "cli",
+const LAYERS: [&str; 11] = [
+    "clock",
+    "atomic_file",
+    "snapshot",
+    "inputs",
+    "build",
+    "health",
+    "answer",
+    "reload",
+    "ops",
+    "server",
+    "cli",
 ];
 
 /// `src/a/b.rs` and `src/a/b/mod.rs` are module `a::b`.
