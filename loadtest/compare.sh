@@ -18,9 +18,11 @@
 #   mirrorlist  a client GeoIP does not know: the global list (~180 hosts)
 #   metalink    the same client and repository (~75 KB), default Accept (version 3)
 #   mixed       every path of the generator's requests.txt in turn (mixed.lua)
+#   redirect    the mirrorlist request with redirect=1 (a 302), when REQUESTS names it
 #
 # Environment (all optional):
 #   DURATION=8s  ROUNDS=3  CONNS=100  WRK_THREADS=2  WARMUP=2s  PORT=18090
+#   REQUESTS="mirrorlist metalink mixed"   which of the requests above, in this order
 #   DATA_DIR=loadtest/.data  (default/ is made with loadtest/datasets.sh if missing)
 #   STATS_LOG=1  run every variant with -l (the statistics log on, as in production)
 #   OUT_DIR=target/loadtest-compare
@@ -88,10 +90,11 @@ for ra in $(grep -o 'repo=[^&]*&arch=[^&]*' "$d/requests.txt" | sort | uniq -c |
   dist=$((n > 180 ? n - 180 : 180 - n))
   if ((dist < best_d)); then best="$ra" best_d=$dist best_n=$n; fi
 done
-requests=(mirrorlist metalink mixed)
+read -r -a requests <<<"${REQUESTS:-mirrorlist metalink mixed}"
 declare -A target=(
   [mirrorlist]="/mirrorlist?$best&ip=$plain_ip"
   [metalink]="/metalink?$best&ip=$plain_ip"
+  [redirect]="/mirrorlist?$best&ip=$plain_ip&redirect=1"
   [mixed]="@mixed"
 )
 say "mirrorlist: ${target[mirrorlist]} ($best_n hosts)"
