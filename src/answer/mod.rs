@@ -17,7 +17,7 @@ use rand::Rng;
 
 use crate::answer::render::links::RedirectLinks;
 use crate::answer::render::metalink4::Version;
-use crate::answer::render::urls::{UrlPolicy, MIRRORLIST_PREFERENCE};
+use crate::answer::render::urls::{redirect_candidates, UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::answer::render::{links, metalink, metalink4, text};
 use crate::answer::request::{echoable, loggable, Mode, Params};
 use crate::answer::resolve::{resolve, Refusal, StatsFields};
@@ -368,23 +368,23 @@ impl Body<'_, '_> {
 
     /// `redirect=1`: 302 to the first host's URL, or 404 when no host has a usable one.
     fn redirect(&self, link_headers: usize) -> Reply {
-        let target = text::redirect_target(
+        // The `Location` and the RFC 6249 links come from one pass over the answer.
+        let limit = link_headers.saturating_add(1);
+        let candidates = redirect_candidates(
             self.snapshot,
             self.dir,
             self.file,
             self.hosts,
             self.protocols,
+            limit,
         );
-        match target {
-            Some(url) => Reply {
-                location: Some(url),
-                links: Some(Box::new(links::redirect_links(
-                    self.snapshot,
+        match candidates.first() {
+            Some((url, _)) => Reply {
+                location: Some(url.clone()),
+                links: Some(Box::new(links::links_after(
+                    &candidates,
                     self.dir,
                     self.file,
-                    self.hosts,
-                    self.protocols,
-                    link_headers,
                 ))),
                 ..Reply::plain(302, Some(TEXT), Vec::new())
             },

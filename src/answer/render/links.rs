@@ -10,7 +10,7 @@
 //! The header values are built here; the server turns them into headers.
 
 use super::metalink::details;
-use super::urls::{for_each_kept, push_url, UrlPolicy, REDIRECT_PREFERENCE};
+use super::urls::redirect_candidates;
 use crate::answer::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
@@ -27,45 +27,6 @@ pub struct RedirectLinks {
     pub repr_digest: Option<String>,
 }
 
-/// The redirect candidates of an answer, in order: for each host with an http(s) URL (after
-/// `protocol=`), the URL a redirect to it uses, and its country. The first is the `Location`
-/// (`text::redirect_target`); at most `limit` are made.
-pub fn redirect_candidates<'s>(
-    snapshot: &'s Snapshot,
-    dir: &ArchivedDirectory,
-    file: Option<&str>,
-    hosts: &[Chosen<'_>],
-    protocols: Option<&[&str]>,
-    limit: usize,
-) -> Vec<(String, &'s str)> {
-    // The same schemes, in the same order, as the redirect itself.
-    let order: Vec<&str> = REDIRECT_PREFERENCE
-        .iter()
-        .copied()
-        .filter(|s| protocols.is_none_or(|p| p.contains(s)))
-        .collect();
-    let mut found = Vec::new();
-    for chosen in hosts {
-        if found.len() >= limit {
-            break;
-        }
-        let country = snapshot
-            .host(chosen.host)
-            .map_or("", |h| h.country.as_str());
-        for_each_kept(
-            snapshot,
-            chosen.entry,
-            UrlPolicy::Preferred(&order),
-            |base| {
-                let mut url = Vec::new();
-                push_url(&mut url, base, dir, file);
-                found.push((String::from_utf8_lossy(&url).into_owned(), country));
-            },
-        );
-    }
-    found
-}
-
 /// The extra header values of a redirect answer with at most `max_duplicates` `Link`s.
 pub fn redirect_links(
     snapshot: &Snapshot,
@@ -75,20 +36,22 @@ pub fn redirect_links(
     protocols: Option<&[&str]>,
     max_duplicates: usize,
 ) -> RedirectLinks {
+    let limit = max_duplicates.saturating_add(1);
+    let candidates = redirect_candidates(snapshot, dir, file, hosts, protocols, limit);
+    links_after(&candidates, dir, file)
+}
+
+/// The extra header values of a redirect to `candidates[0]` (the `Location`), with a `Link`
+/// for each of the others: for a caller that has the candidates already.
+pub fn links_after(
+    candidates: &[(String, &str)],
+    dir: &ArchivedDirectory,
+    file: Option<&str>,
+) -> RedirectLinks {
     let mut links = RedirectLinks::default();
-    if max_duplicates > 0 {
-        let candidates = redirect_candidates(
-            snapshot,
-            dir,
-            file,
-            hosts,
-            protocols,
-            max_duplicates.saturating_add(1),
-        );
-        // The `Location` is priority 1; the next mirrors follow, one step per mirror.
-        for (i, (url, country)) in candidates.iter().enumerate().skip(1) {
-            links.duplicates.push(duplicate(url, country, i + 1));
-        }
+    // The `Location` is priority 1; the next mirrors follow, one step per mirror.
+    for (i, (url, country)) in candidates.iter().enumerate().skip(1) {
+        links.duplicates.push(duplicate(url, country, i + 1));
     }
     // A directory (repo= mode, or a path= naming a directory) is not what any metalink
     // describes: only a named file with details is.
@@ -166,6 +129,7 @@ fn base64(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::answer::render::text::redirect_target;
+    use crate::answer::render::urls::redirect_candidates;
     use crate::answer::select::Group;
     use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, HostUrls, SnapshotData};
 

@@ -1,6 +1,6 @@
 //! The text mirrorlist: one header line, then one URL per line.
 
-use super::urls::{for_each_kept, for_each_ranked, push_url, Ranked, UrlPolicy, UrlTail};
+use super::urls::{for_each_ranked, redirect_candidates, Ranked, UrlPolicy, UrlTail};
 use crate::answer::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
@@ -40,29 +40,6 @@ pub fn redirect_target(
     hosts: &[Chosen<'_>],
     protocols: Option<&[&str]>,
 ) -> Option<String> {
-    // The schemes a redirect may use: https then http, less those `protocol=` leaves out
-    // (filter first, then prefer: `protocol=http` must still find a host's http URL when the
-    // host also has https).
-    let order: Vec<&str> = super::urls::REDIRECT_PREFERENCE
-        .iter()
-        .copied()
-        .filter(|s| protocols.is_none_or(|p| p.contains(s)))
-        .collect();
-    for chosen in hosts {
-        let mut found = None;
-        for_each_kept(
-            snapshot,
-            chosen.entry,
-            UrlPolicy::Preferred(&order),
-            |base| {
-                let mut url = Vec::new();
-                push_url(&mut url, base, dir, file);
-                found = Some(String::from_utf8_lossy(&url).into_owned());
-            },
-        );
-        if found.is_some() {
-            return found;
-        }
-    }
-    None
+    let first = redirect_candidates(snapshot, dir, file, hosts, protocols, 1);
+    first.into_iter().next().map(|(url, _)| url)
 }

@@ -1,7 +1,7 @@
 //! Which URLs of a host an answer lists (docs/protocol.md section 8.1-8.2, decision 6), and how a URL is
 //! put together from a base URL, the directory's subpath and the file.
 
-use crate::answer::select::scheme_in;
+use crate::answer::select::{scheme_in, Chosen};
 use crate::snapshot::model::{ArchivedDirectory, ArchivedHostUrls};
 use crate::snapshot::Snapshot;
 
@@ -215,6 +215,46 @@ pub fn push_url(out: &mut Vec<u8>, base: &str, dir: &ArchivedDirectory, file: Op
             out.extend_from_slice(f.as_bytes());
         }
     }
+}
+
+/// The redirect candidates of an answer, in order: for each host with an http(s) URL (after
+/// `protocol=`), the URL a redirect to it uses, and its country. The first is the `Location`
+/// (`text::redirect_target`), the others are the redirect's RFC 6249 links (`links`); at most
+/// `limit` are made.
+pub fn redirect_candidates<'s>(
+    snapshot: &'s Snapshot,
+    dir: &ArchivedDirectory,
+    file: Option<&str>,
+    hosts: &[Chosen<'_>],
+    protocols: Option<&[&str]>,
+    limit: usize,
+) -> Vec<(String, &'s str)> {
+    // The same schemes, in the same order, as the redirect itself.
+    let order: Vec<&str> = REDIRECT_PREFERENCE
+        .iter()
+        .copied()
+        .filter(|s| protocols.is_none_or(|p| p.contains(s)))
+        .collect();
+    let mut found = Vec::new();
+    for chosen in hosts {
+        if found.len() >= limit {
+            break;
+        }
+        let country = snapshot
+            .host(chosen.host)
+            .map_or("", |h| h.country.as_str());
+        for_each_kept(
+            snapshot,
+            chosen.entry,
+            UrlPolicy::Preferred(&order),
+            |base| {
+                let mut url = Vec::new();
+                push_url(&mut url, base, dir, file);
+                found.push((String::from_utf8_lossy(&url).into_owned(), country));
+            },
+        );
+    }
+    found
 }
 
 #[cfg(test)]
