@@ -70,6 +70,19 @@ fn serving(new: bool) -> Handler {
     })
 }
 
+/// A mirror that serves the newest files while its switch is 0 and answers 500 otherwise;
+/// the switch starts at `mode`.
+fn flaky(mode: u8) -> (Handler, Arc<AtomicU8>) {
+    let switch = Arc::new(AtomicU8::new(mode));
+    let current = serving(true);
+    let read = switch.clone();
+    let handler: Handler = Arc::new(move |path: &str| match read.load(Ordering::SeqCst) {
+        0 => current(path),
+        _ => Reply::Status(500),
+    });
+    (handler, switch)
+}
+
 fn always(reply: Reply) -> Handler {
     Arc::new(move |_: &str| reply.clone())
 }
@@ -473,14 +486,7 @@ fn every_behaviour_gets_its_state_and_reason() {
 #[test]
 fn failures_take_fail_after_rounds_and_one_good_round_clears_them() {
     let mirrors = Mirrors::new();
-    // 0: serve the newest files, 1: answer 500.
-    let mode = Arc::new(AtomicU8::new(0));
-    let current = serving(true);
-    let switch = mode.clone();
-    let handler: Handler = Arc::new(move |path: &str| match switch.load(Ordering::SeqCst) {
-        0 => current(path),
-        _ => Reply::Status(500),
-    });
+    let (handler, mode) = flaky(0);
     let url = mirrors.http(handler, None);
     let (_dir, source, out) = scratch();
     write_source(&source, &[host("flaky.test", &url)]);
@@ -797,13 +803,7 @@ fn probes_a_bundle_and_keeps_probing_at_the_interval() {
 #[test]
 fn the_server_applies_what_the_probe_wrote() {
     let mirrors = Mirrors::new();
-    let broken = Arc::new(AtomicU8::new(1));
-    let current = serving(true);
-    let switch = broken.clone();
-    let flaky: Handler = Arc::new(move |path: &str| match switch.load(Ordering::SeqCst) {
-        0 => current(path),
-        _ => Reply::Status(500),
-    });
+    let (flaky_mirror, broken) = flaky(1);
     let hosts = [
         host("good-a.test", &mirrors.http(serving(true), None)),
         host("good-b.test", &mirrors.http(serving(true), None)),
@@ -811,7 +811,7 @@ fn the_server_applies_what_the_probe_wrote() {
             "stale.test",
             &mirrors.http(always(Reply::Body(b"not it".to_vec())), None),
         ),
-        host("flaky.test", &mirrors.http(flaky, None)),
+        host("flaky.test", &mirrors.http(flaky_mirror, None)),
     ];
     let (_dir, source, out) = scratch();
     write_source(&source, &hosts);
