@@ -5,13 +5,19 @@
 # One table per dataset (default, and XL unless XL=0).
 #
 #   loadtest/loadpath.sh [BINARY]        (default: target/release/mirrorlist, built if missing)
+#   REF_BIN=/path/to/mirrorlist-server loadtest/loadpath.sh
+#
+# With REF_BIN, MirrorManager's production server (github.com/adrianreber/mirrorlist-server,
+# built with Debian's protobuf-compiler and libpq-dev) is measured on the same files in the same
+# run, right after ours: start to first answer and peak memory. It has no reload (SIGHUP ends
+# it), so its reload columns are "-": taking new data means a restart, which costs its start.
 #
 # Peak memory is the kernel's high-water mark of the resident set (VmHWM in /proc/PID/status)
 # for a server, and GNU time's "Maximum resident set size" for `build`. Start to first answer is
 # wall time from the exec to the first 200 on /mirrorlist, polled every 10 ms.
 #
 # Environment (all optional): DATA_DIR=loadtest/.data (made with datasets.sh if missing),
-# XL=1, PORT=18095, OUT_DIR=target/loadpath. Every wait is bounded (60 s).
+# XL=1, PORT=18095, OUT_DIR=target/loadpath, REF_BIN. Every wait is bounded (60 s).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,6 +27,8 @@ XL="${XL:-1}"
 PORT="${PORT:-18095}"
 OUT_DIR="${OUT_DIR:-$root/target/loadpath}"
 bin="${1:-$root/target/release/mirrorlist}"
+REF_BIN="${REF_BIN:-}"
+[[ -z "$REF_BIN" || -x "$REF_BIN" ]] || { echo "error: REF_BIN=$REF_BIN is not an executable" >&2; exit 2; }
 mkdir -p "$OUT_DIR"
 say() { echo "== $*" >&2; }
 
@@ -44,13 +52,14 @@ pid=""
 stop() { [[ -n "$pid" ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; pid=""; }
 trap stop EXIT
 
-# serve <name> <args...>: prints "start_ms hwm_mb rss_mb reload_ms hwm_after_reload_mb"
-measure_serve() {
+# start_server <name> <command...>: runs the command as a server on $PORT, waits for its first
+# 200, sets started="start_ms hwm_mb rss_mb" and leaves the server running as $pid.
+start_server() {
   local name="$1"
   shift
   local t0 t1 path="/mirrorlist?repo=fedora-42&arch=x86_64"
   t0=$(now_ms)
-  "$bin" serve --port "$PORT" "$@" >"$OUT_DIR/$name.out" 2>"$OUT_DIR/$name.err" &
+  "$@" >"$OUT_DIR/$name.out" 2>"$OUT_DIR/$name.err" &
   pid=$!
   local up=0
   for _ in $(seq 1 6000); do
@@ -60,9 +69,14 @@ measure_serve() {
   done
   ((up)) || { echo "error: $name gave no 200 on $path within 60 s" >&2; exit 1; }
   t1=$(now_ms)
-  local start_ms=$((t1 - t0)) hwm rss
-  hwm=$(hwm_mb "$pid")
-  rss=$(rss_mb "$pid")
+  started="$((t1 - t0)) $(hwm_mb "$pid") $(rss_mb "$pid")"
+}
+
+# serve <name> <args...>: prints "start_ms hwm_mb rss_mb reload_ms hwm_after_reload_mb"
+measure_serve() {
+  local name="$1"
+  shift
+  start_server "$name" "$bin" serve --port "$PORT" "$@"
   kill -HUP "$pid"
   local r0 r1
   r0=$(now_ms)
@@ -73,7 +87,18 @@ measure_serve() {
   done
   ((reloaded)) || { echo "error: $name did not reload within 60 s" >&2; exit 1; }
   r1=$(now_ms)
-  echo "$start_ms $hwm $rss $((r1 - r0)) $(hwm_mb "$pid")"
+  echo "$started $((r1 - r0)) $(hwm_mb "$pid")"
+  stop
+}
+
+# The production server on the same files: "start_ms hwm_mb rss_mb".
+measure_ref() {
+  local name="$1" d="$2"
+  mkdir -p "$OUT_DIR/ref-log"
+  start_server "$name" "$REF_BIN" --listen 127.0.0.1 --port "$PORT" \
+    -c "$d/mirrorlist_cache.proto" -g "$d/global_netblocks.txt" --cccsv "$d/country_continent.csv" \
+    --geoip "$d/GeoIP2-Country-synthetic.mmdb" -l "$OUT_DIR/ref-log/mirrorlist.log"
+  echo "$started"
   stop
 }
 
@@ -98,6 +123,11 @@ measure_serve() {
     say "$ds: bundle"
     read -r s h r rl hr <<<"$(measure_serve "bundle-$ds" --bundle "$b")"
     echo "| $ds | serve --bundle | $s | $h | $r | $rl | $hr |"
+    if [[ -n "$REF_BIN" ]]; then
+      say "$ds: production server"
+      read -r s h r <<<"$(measure_ref "ref-$ds" "$d")"
+      echo "| $ds | production server, same files | $s | $h | $r | - | - |"
+    fi
     echo "| $ds | build (bundle $(($(stat -c %s "$b") / 1048576)) MB) | $((b1 - b0)) (wall) | $build_peak | - | - | - |"
   done
 } | tee "$OUT_DIR/summary.md"

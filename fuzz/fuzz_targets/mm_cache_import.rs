@@ -20,7 +20,7 @@ use mirrorlist::inputs::{mirrormanager, mm_cache};
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz/mirrorlist_cache.proto");
-    let Ok(list) = mm_cache::decode(path, data) else {
+    let Ok(list) = mm_cache::decode(path, data.to_vec()) else {
         return;
     };
     let Ok(mut raw) = mirrormanager::from_cache(path, &list) else {

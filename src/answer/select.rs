@@ -11,6 +11,7 @@ use rand::Rng;
 
 use crate::snapshot::model::{ArchivedDirectory, ArchivedHostUrls, HostIdx};
 use crate::snapshot::{ArchivedIdx, Snapshot};
+use rkyv::rend::u32_le;
 
 /// Where a host in the answer came from, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,6 +83,8 @@ pub struct Chosen<'s> {
     pub host: HostIdx,
     pub group: Group,
     pub entry: &'s ArchivedHostUrls,
+    /// The host's URLs in the directory ([`ArchivedDirectory::urls_of`] the entry).
+    pub urls: &'s [u32_le],
 }
 
 /// The ordered answer.
@@ -377,9 +380,9 @@ impl Groups {
         let found = local
             .iter()
             .filter(|h| {
-                positions
-                    .get(**h)
-                    .is_some_and(|at| serves(snapshot, &dir.by_host[at], criteria.protocols))
+                positions.get(**h).is_some_and(|at| {
+                    serves(snapshot, dir.urls_of(&dir.by_host[at]), criteria.protocols)
+                })
             })
             .count();
         if found < criteria.minimum {
@@ -437,7 +440,13 @@ impl Groups {
             if seen.first(host) {
                 if let Some(at) = positions.get(host) {
                     let entry = &dir.by_host[at];
-                    hosts.push(Chosen { host, group, entry });
+                    let urls = dir.urls_of(entry);
+                    hosts.push(Chosen {
+                        host,
+                        group,
+                        entry,
+                        urls,
+                    });
                 }
             }
         }
@@ -589,11 +598,10 @@ pub fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&
 }
 
 /// Whether a host has a URL for one of `protocols` (any URL when none are asked for).
-pub fn serves(snapshot: &Snapshot, entry: &ArchivedHostUrls, protocols: Option<&[&str]>) -> bool {
+pub fn serves(snapshot: &Snapshot, urls: &[u32_le], protocols: Option<&[&str]>) -> bool {
     match protocols {
         None => true,
-        Some(list) => entry
-            .urls
+        Some(list) => urls
             .iter()
             .any(|u| scheme_in(snapshot.base_url(u.to_native()), list)),
     }

@@ -9,7 +9,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::inputs::first_wins::FirstWins;
-use crate::inputs::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
+use crate::inputs::raw::{
+    DeferredDirectories, FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
+};
+use crate::inputs::InputError;
 use crate::snapshot::model::{
     AsnHosts, Continent, CountryContinent, CountryHosts, Directory, FileEntry, Geo, Host, HostIdx,
     HostUrls, Meta, Net, NetAsn, NetCountry, NetHosts, RepoArch, RepoRedirect, SnapshotData,
@@ -26,6 +29,9 @@ pub enum CompileError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A directory left encoded by its source did not decode.
+    #[error(transparent)]
+    Input(#[from] InputError),
 }
 
 /// The compiled data and the warnings gathered on the way (the sources' and compile's own).
@@ -51,6 +57,7 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
     let mut urls = UrlTable::build(raw.base_urls);
     let directories = compile_directories(
         raw.directories,
+        raw.deferred,
         &hosts,
         &mut urls,
         &mut file_details,
@@ -206,8 +213,8 @@ impl UrlTable {
         }
     }
 
-    /// The dense indices of `url_ids` as host `host_id` (index `host`) lists them in directory
-    /// `dir`; an unusable or missing URL is skipped with a warning.
+    /// Appends to `urls` the dense indices of `url_ids` as host `host_id` (index `host`) lists
+    /// them in directory `dir`; an unusable or missing URL is skipped with a warning.
     fn resolve(
         &mut self,
         dir: &str,
@@ -216,8 +223,8 @@ impl UrlTable {
         url_ids: &[i64],
         hosts: &HostTable,
         warnings: &mut Vec<String>,
-    ) -> Vec<u32> {
-        let mut urls = Vec::with_capacity(url_ids.len());
+        urls: &mut Vec<u32>,
+    ) {
         for url_id in url_ids {
             match self.index.get(url_id) {
                 Some(&u) => urls.push(u),
@@ -238,31 +245,49 @@ impl UrlTable {
                 )),
             }
         }
-        urls
     }
 }
 
-/// Directories, sorted by name; the first of two with one name wins. File details are taken
-/// out of `file_details` by directory name; those left over name no directory and are warned
-/// about.
+/// Directories, sorted by name; the first of two with one name wins. Deferred ones are decoded
+/// one at a time, each dropped once compiled. File details are taken out of `file_details` by
+/// directory name; those left over name no directory and are warned about.
 fn compile_directories(
     raw_dirs: Vec<RawDirectory>,
+    deferred: Option<DeferredDirectories>,
     hosts: &HostTable,
     urls: &mut UrlTable,
     file_details: &mut BTreeMap<String, BTreeMap<String, Vec<FileDetails>>>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Directory>, CompileError> {
-    let mut seen_dirs = BTreeMap::new();
+    enum Pending<'d> {
+        Decoded(RawDirectory),
+        Deferred(&'d DeferredDirectories, usize),
+    }
+    let mut pending = BTreeMap::new();
     let mut names = FirstWins::new();
-    for dir in raw_dirs {
-        if names.admit(dir.name.clone(), |name| {
+    let mut admit = |name: &String, warnings: &mut Vec<String>| {
+        names.admit(name.clone(), |name| {
             warnings.push(format!("directory {name:?}: listed twice; first kept"))
-        }) {
-            seen_dirs.insert(dir.name.clone(), dir);
+        })
+    };
+    for dir in raw_dirs {
+        if admit(&dir.name, warnings) {
+            pending.insert(dir.name.clone(), Pending::Decoded(dir));
         }
     }
-    let mut directories = Vec::with_capacity(seen_dirs.len());
-    for (name, dir) in seen_dirs {
+    if let Some(d) = &deferred {
+        for (i, name) in d.names.iter().enumerate() {
+            if admit(name, warnings) {
+                pending.insert(name.clone(), Pending::Deferred(d, i));
+            }
+        }
+    }
+    let mut directories = Vec::with_capacity(pending.len());
+    for (name, dir) in pending {
+        let dir = match dir {
+            Pending::Decoded(dir) => dir,
+            Pending::Deferred(d, i) => (d.decode)(i)?,
+        };
         let files = file_details.remove(&name).unwrap_or_default();
         directories.push(compile_directory(name, dir, files, hosts, urls, warnings)?);
     }
@@ -288,7 +313,7 @@ fn compile_directory(
     urls: &mut UrlTable,
     warnings: &mut Vec<String>,
 ) -> Result<Directory, CompileError> {
-    let mut by_host = compile_by_host(&name, &dir.by_host, hosts, urls, warnings)?;
+    let (mut by_host, host_urls) = compile_by_host(&name, &dir.by_host, hosts, urls, warnings)?;
     let carries = |h: HostIdx| by_host.binary_search_by_key(&h, |e| e.host).ok();
     let carried_list = |ids: &[i64], list: &'static str| -> Result<Vec<HostIdx>, CompileError> {
         let mut out = Vec::with_capacity(ids.len());
@@ -334,37 +359,46 @@ fn compile_directory(
         global,
         by_country,
         by_host,
+        urls: host_urls,
         files,
     })
 }
 
-/// A directory's `ByHostId` table: each host with the dense indices of its URLs, sorted by
-/// host; a host listed twice keeps its first entry.
+/// A directory's `ByHostId` table: each host with the run of its URLs' dense indices in the
+/// returned list, sorted by host; a host listed twice keeps its first entry.
 fn compile_by_host(
     name: &str,
     raw_by_host: &[(i64, Vec<i64>)],
     hosts: &HostTable,
     urls: &mut UrlTable,
     warnings: &mut Vec<String>,
-) -> Result<Vec<HostUrls>, CompileError> {
+) -> Result<(Vec<HostUrls>, Vec<u32>), CompileError> {
     let mut by_host: Vec<HostUrls> = Vec::with_capacity(raw_by_host.len());
+    let mut listed: Vec<u32> = Vec::with_capacity(raw_by_host.iter().map(|(_, u)| u.len()).sum());
     for (host_id, url_ids) in raw_by_host {
         let host = hosts.of(name, "ByHostId", *host_id)?;
-        let urls = urls.resolve(name, *host_id, host, url_ids, hosts, warnings);
+        let start = listed.len();
+        urls.resolve(name, *host_id, host, url_ids, hosts, warnings, &mut listed);
         if by_host.iter().any(|h| h.host == host) {
             warnings.push(format!(
                 "directory {name:?}: host {host_id} listed twice in ByHostId; first kept"
             ));
+            listed.truncate(start);
             continue;
         }
-        by_host.push(HostUrls {
-            host,
-            public: false,
-            urls,
-        });
+        if listed.len() - start > usize::from(u16::MAX) {
+            warnings.push(format!(
+                "directory {name:?}: host {host_id} lists {} URLs; the first {} kept",
+                listed.len() - start,
+                u16::MAX
+            ));
+            listed.truncate(start + usize::from(u16::MAX));
+        }
+        let len = listed.len() - start;
+        by_host.push(HostUrls::at(host, false, &listed[..start], len));
     }
     by_host.sort_by_key(|h| h.host);
-    Ok(by_host)
+    Ok((by_host, listed))
 }
 
 /// Repo/arch pairs, sorted by their `repo+arch` key, with the `repodata` directory found for

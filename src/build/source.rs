@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::build::{read_and_compile, BuildError, Inputs};
-use crate::snapshot::bundle::BundleError;
+use crate::snapshot::bundle::{self, BundleError};
 use crate::snapshot::Snapshot;
 
 /// What `serve` (and `query`) read.
@@ -31,11 +31,16 @@ impl Source {
             Source::Bundle(path) => Ok((Snapshot::load(path)?, Vec::new())),
             Source::Inputs(inputs) => {
                 let compiled = read_and_compile(inputs)?;
-                let snapshot = Snapshot::from_data(&compiled.data);
+                // Written to a file and mapped like a bundle, not kept on the heap: the
+                // archive is then file pages that a reload can let go of before it builds the
+                // next one, and the heap form is freed before the archive is read
+                // (loadtest/RESULTS.md, "Load path").
+                let file = bundle::write_temporary(&std::env::temp_dir(), &compiled.data)?;
                 let warnings = compiled.warnings;
                 drop(compiled.data);
                 release_freed_memory();
-                Ok((snapshot?, warnings))
+                let snapshot = Snapshot::load(file.path())?;
+                Ok((snapshot, warnings))
             }
         }
     }

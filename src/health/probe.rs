@@ -71,7 +71,7 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target> {
         }
         let top = top_dir(dir);
         for entry in dir.by_host.iter().filter(|e| e.public) {
-            let urls = entry.urls.iter().map(|u| u.to_native());
+            let urls = dir.urls_of(entry).iter().map(|u| u.to_native());
             let Some(url) = pick_url(snapshot, urls) else {
                 continue;
             };

@@ -9,12 +9,16 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use super::first_wins::FirstWins;
-use super::mm_cache::{self, MirrorList};
+use super::mm_cache::{self, MirrorList, MirrorListCacheType};
 use super::{continents, geoip, netblocks, read_file, InputError};
 use crate::inputs::raw::{
-    FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
+    DeferredDirectories, FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost,
+    RawRepoArch,
 };
 
 /// Where MirrorManager's files are (the `-c`, `-g`, `--cccsv` and `--geoip` flags).
@@ -28,8 +32,8 @@ pub struct MmPaths {
 
 /// Reads all four files into one [`RawData`]. The caller records the source kind.
 pub fn read(paths: &MmPaths) -> Result<RawData, InputError> {
-    let cache_bytes = read_file(&paths.cache)?;
-    let list = mm_cache::decode(&paths.cache, &cache_bytes)?;
+    let cache_bytes = Bytes::from(read_file(&paths.cache)?);
+    let list = mm_cache::decode(&paths.cache, cache_bytes.clone())?;
     let global_bytes = read_file(&paths.global_netblocks)?;
     let csv_bytes = read_file(&paths.cccsv)?;
     let mmdb = geoip::read_mmdb(&paths.geoip)?;
@@ -98,7 +102,7 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
             raw.base_urls.insert(url.key, url.value.clone());
         },
     );
-    read_directories(&mut w, list, &mut raw);
+    read_directories(&mut w, list, &mut raw)?;
     read_file_details(&mut w, list, &mut raw);
     read_repos(&mut w, list, &mut raw);
     read_networks(&mut w, list, &mut raw);
@@ -107,40 +111,64 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
     Ok(raw)
 }
 
-/// MirrorListCache: one [`RawDirectory`] per directory name (the first wins), its hosts
-/// registered.
-fn read_directories(w: &mut Warner<'_>, list: &MirrorList, raw: &mut RawData) {
-    let sections = &list.mirror_list_cache;
-    w.each_first(
-        "MirrorListCache",
-        sections,
-        |d| d.directory.as_str(),
-        |_, dir| {
-            // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
-            let raw_dir = RawDirectory {
-                name: dir.directory.clone(),
-                subpath: dir.subpath.clone().unwrap_or_default(),
-                global: dir.global.clone(),
-                by_country: dir
-                    .by_country
-                    .iter()
-                    .map(|c| (c.key.to_ascii_uppercase(), c.value.clone()))
-                    .collect(),
-                by_host: dir
-                    .by_host_id
-                    .iter()
-                    .map(|h| (h.key, h.value.clone()))
-                    .collect(),
+/// MirrorListCache, first pass: every host a directory names is registered, and the first
+/// entry of each directory name is kept, still encoded; compile decodes each in turn.
+fn read_directories(
+    w: &mut Warner<'_>,
+    list: &MirrorList,
+    raw: &mut RawData,
+) -> Result<(), InputError> {
+    let mut names = Vec::with_capacity(list.mirror_list_cache.len());
+    let mut entries = Vec::with_capacity(list.mirror_list_cache.len());
+    let mut seen = FirstWins::new();
+    for (index, entry) in list.mirror_list_cache.iter().enumerate() {
+        let dir = mm_cache::decode_directory_hosts(w.file, index, entry)?;
+        if !seen.admit(dir.directory.clone(), |name| {
+            w.duplicate("MirrorListCache", name)
+        }) {
+            continue;
+        }
+        let ids = dir
+            .global
+            .iter()
+            .chain(dir.by_country.iter().flat_map(|c| &c.value))
+            .chain(dir.by_host_id.iter().map(|h| &h.key));
+        register(&mut raw.hosts, ids);
+        names.push(dir.directory);
+        entries.push((index, entry.clone()));
+    }
+    let file = w.file.to_path_buf();
+    raw.deferred = Some(DeferredDirectories {
+        names,
+        decode: Arc::new(move |i| {
+            let Some((index, entry)) = entries.get(i) else {
+                return Err(InputError::new(&file, "", format!("no directory {i}")));
             };
-            let ids = raw_dir
-                .global
-                .iter()
-                .chain(raw_dir.by_country.iter().flat_map(|(_, ids)| ids))
-                .chain(raw_dir.by_host.iter().map(|(id, _)| id));
-            register(&mut raw.hosts, ids);
-            raw.directories.push(raw_dir);
-        },
-    );
+            let dir = mm_cache::decode_directory(&file, *index, entry)?;
+            Ok(raw_directory(dir))
+        }),
+    });
+    Ok(())
+}
+
+/// One decoded MirrorListCache entry as a [`RawDirectory`], moved rather than copied.
+fn raw_directory(dir: MirrorListCacheType) -> RawDirectory {
+    // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
+    RawDirectory {
+        name: dir.directory,
+        subpath: dir.subpath.unwrap_or_default(),
+        global: dir.global,
+        by_country: dir
+            .by_country
+            .into_iter()
+            .map(|c| (c.key.to_ascii_uppercase(), c.value))
+            .collect(),
+        by_host: dir
+            .by_host_id
+            .into_iter()
+            .map(|h| (h.key, h.value))
+            .collect(),
+    }
 }
 
 /// FileDetailsCache: the checksums, size and time of each file, by directory and file name.
@@ -451,7 +479,7 @@ mod tests {
             "hosts {} urls {} directories {} repo/arch {} file-detail dirs {} host netblocks {} asns {} global prefixes {} countries {} warnings {:?}",
             raw.hosts.len(),
             raw.base_urls.len(),
-            raw.directories.len(),
+            raw.all_directories().unwrap().len(),
             raw.repo_arch.len(),
             raw.file_details.len(),
             raw.host_netblocks.len(),
@@ -486,9 +514,9 @@ mod tests {
             raw.base_urls[&40],
             "ftp://mirror.ph.example.org/pub/fedora/linux"
         );
-        assert_eq!(raw.directories.len(), 15);
-        let epel = raw
-            .directories
+        let directories = raw.all_directories().unwrap();
+        assert_eq!(directories.len(), 15);
+        let epel = directories
             .iter()
             .find(|d| d.name == "pub/epel/9/Everything/x86_64")
             .unwrap();
@@ -545,7 +573,7 @@ mod tests {
     fn bad_netblock_keys_are_skipped_and_the_scan_goes_on() {
         let list = MirrorList {
             time: 1,
-            mirror_list_cache: vec![one_dir()],
+            mirror_list_cache: vec![one_dir().to_entry()],
             host_netblock_cache: vec![
                 sri("89.160.20.112/124", &[1]),
                 sri("not-a-net", &[2]),
@@ -620,7 +648,7 @@ mod tests {
                     value: "https://b/".into(),
                 },
             ],
-            mirror_list_cache: vec![one_dir(), second],
+            mirror_list_cache: vec![one_dir().to_entry(), second.to_entry()],
             repo_arch_to_directory_name: vec![
                 ss("fedora-41+x86_64", "d"),
                 ss("fedora-41+x86_64", "other"),
@@ -668,8 +696,9 @@ mod tests {
         };
         let mut raw = from_cache(Path::new("c.proto"), &list).unwrap();
         assert_eq!(raw.base_urls[&10], "https://a/");
-        assert_eq!(raw.directories.len(), 1);
-        assert_eq!(raw.directories[0].global, vec![1]);
+        let directories = raw.all_directories().unwrap();
+        assert_eq!(directories.len(), 1);
+        assert_eq!(directories[0].global, vec![1]);
         assert_eq!(
             raw.repo_arch,
             vec![
@@ -745,9 +774,9 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let accepted: Vec<usize> = (0..bytes.len())
             .filter_map(|cut| {
-                let list = mm_cache::decode(&path, &bytes[..cut]).ok()?;
+                let list = mm_cache::decode(&path, Bytes::copy_from_slice(&bytes[..cut])).ok()?;
                 let raw = from_cache(&path, &list).ok()?;
-                Some(raw.directories.len())
+                Some(raw.all_directories().ok()?.len())
             })
             .collect();
         assert_eq!(accepted, (1..15).collect::<Vec<_>>());

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use bytes::Bytes;
 use prost::Message;
 
 use super::InputError;
@@ -155,8 +156,42 @@ pub struct MirrorList {
     pub host_country_allowed_cache: Vec<IntRepeatedStringMap>,
     #[prost(message, repeated, tag = "15")]
     pub host_netblock_cache: Vec<StringRepeatedIntMap>,
-    #[prost(message, repeated, tag = "16")]
-    pub mirror_list_cache: Vec<MirrorListCacheType>,
+    /// One encoded [`MirrorListCacheType`] per directory, each a slice of the buffer the cache
+    /// was decoded from (no copy): nearly all of a cache's bytes are here, and decoding them
+    /// one at a time, as compile reaches each, is what keeps the decoded form of the whole
+    /// cache from ever being in memory at once (loadtest/RESULTS.md, "Load path"). The wire
+    /// format of a message field and a bytes field is the same.
+    #[prost(bytes = "bytes", repeated, tag = "16")]
+    pub mirror_list_cache: Vec<Bytes>,
+}
+
+/// The parts of a [`MirrorListCacheType`] that name hosts: what a first pass over the
+/// directories needs to register every host before host ids are made dense. prost skips the
+/// other fields (the URL lists of `ByHostId` among them) without allocating.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DirectoryHosts {
+    #[prost(string, required, tag = "1")]
+    pub directory: String,
+    #[prost(int64, repeated, packed = "false", tag = "2")]
+    pub global: Vec<i64>,
+    #[prost(message, repeated, tag = "4")]
+    pub by_country: Vec<StringRepeatedIntMap>,
+    #[prost(message, repeated, tag = "6")]
+    pub by_host_id: Vec<HostKey>,
+}
+
+/// The key of an `IntRepeatedIntMap` without its values.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HostKey {
+    #[prost(int64, required, tag = "1")]
+    pub key: i64,
+}
+
+impl MirrorListCacheType {
+    /// This directory as an entry of [`MirrorList::mirror_list_cache`].
+    pub fn to_entry(&self) -> Bytes {
+        Bytes::from(self.encode_to_vec())
+    }
 }
 
 /// Decodes one serialized `MirrorList` (the whole file, no framing).
@@ -165,14 +200,8 @@ pub struct MirrorList {
 /// The one we check is `Time`: without it any short run of bytes that happens to be valid
 /// protobuf (an empty file, a file cut right after its first field) would pass as an empty
 /// cache, and no generator writes a cache dated 1970.
-pub fn decode(path: &Path, bytes: &[u8]) -> Result<MirrorList, InputError> {
-    let list = MirrorList::decode(bytes).map_err(|e| {
-        InputError::new(
-            path,
-            "",
-            format!("not a valid MirrorManager cache (protobuf MirrorList): {e}"),
-        )
-    })?;
+pub fn decode(path: &Path, bytes: impl Into<Bytes>) -> Result<MirrorList, InputError> {
+    let list = MirrorList::decode(bytes.into()).map_err(|e| invalid(path, "", e))?;
     if list.time == 0 {
         return Err(InputError::new(
             path,
@@ -181,6 +210,36 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<MirrorList, InputError> {
         ));
     }
     Ok(list)
+}
+
+/// Decodes MirrorListCache entry `index` (0-based, in file order).
+pub fn decode_directory(
+    path: &Path,
+    index: usize,
+    entry: &Bytes,
+) -> Result<MirrorListCacheType, InputError> {
+    MirrorListCacheType::decode(entry.clone()).map_err(|e| invalid(path, entry_at(index), e))
+}
+
+/// Decodes the host-naming parts of MirrorListCache entry `index`.
+pub fn decode_directory_hosts(
+    path: &Path,
+    index: usize,
+    entry: &Bytes,
+) -> Result<DirectoryHosts, InputError> {
+    DirectoryHosts::decode(entry.clone()).map_err(|e| invalid(path, entry_at(index), e))
+}
+
+fn entry_at(index: usize) -> String {
+    format!("MirrorListCache entry {}", index + 1)
+}
+
+fn invalid(path: &Path, at: impl Into<String>, e: prost::DecodeError) -> InputError {
+    InputError::new(
+        path,
+        at,
+        format!("not a valid MirrorManager cache (protobuf MirrorList): {e}"),
+    )
 }
 
 #[cfg(test)]
@@ -201,7 +260,7 @@ mod tests {
     #[test]
     fn decodes_mm_small() {
         let path = mm_small("mirrorlist_cache.proto");
-        let list = decode(&path, &cache_bytes()).unwrap();
+        let list = decode(&path, cache_bytes()).unwrap();
         println!(
             "time {} hcurls {} dirs {} repo/arch {} hosts(country) {} bandwidth {} netblocks {} asns {}",
             list.time,
@@ -263,7 +322,7 @@ mod tests {
                 value: vec!["CN".into()]
             }
         );
-        let first = &list.mirror_list_cache[0];
+        let first = decode_directory(&path, 0, &list.mirror_list_cache[0]).unwrap();
         assert_eq!(
             first.directory,
             "pub/fedora/linux/releases/41/Everything/x86_64/os"
@@ -286,7 +345,7 @@ mod tests {
     fn re_encoding_mm_small_gives_the_same_bytes() {
         // Our tags, types and packing match what the generator wrote, field for field.
         let bytes = cache_bytes();
-        let list = decode(Path::new("c.proto"), &bytes).unwrap();
+        let list = decode(Path::new("c.proto"), bytes.clone()).unwrap();
         assert_eq!(list.encode_to_vec(), bytes);
     }
 
@@ -294,14 +353,15 @@ mod tests {
     fn truncated_cache_is_an_error() {
         let bytes = cache_bytes();
         for cut in [bytes.len() - 1, bytes.len() / 2, 3] {
-            let err = decode(Path::new("c.proto"), &bytes[..cut]).unwrap_err();
+            let err =
+                decode(Path::new("c.proto"), Bytes::copy_from_slice(&bytes[..cut])).unwrap_err();
             assert!(
                 err.to_string()
                     .starts_with("c.proto: not a valid MirrorManager cache"),
                 "{err}"
             );
         }
-        assert!(decode(Path::new("c.proto"), &[]).is_err());
+        assert!(decode(Path::new("c.proto"), Bytes::new()).is_err());
     }
 
     #[test]
@@ -311,7 +371,7 @@ mod tests {
             &[0xff; 64][..],
             &b"\x08"[..],
         ] {
-            let err = decode(Path::new("g.bin"), garbage).unwrap_err();
+            let err = decode(Path::new("g.bin"), Bytes::from_static(garbage)).unwrap_err();
             assert!(err.to_string().starts_with("g.bin: "), "{err}");
         }
     }
@@ -347,10 +407,11 @@ mod tests {
                 }],
                 ordered_mirror_list: Some(true),
                 ..Default::default()
-            }],
+            }
+            .to_entry()],
             ..Default::default()
         };
         let bytes = list.encode_to_vec();
-        assert_eq!(decode(Path::new("x"), &bytes).unwrap(), list);
+        assert_eq!(decode(Path::new("x"), bytes).unwrap(), list);
     }
 }

@@ -9,10 +9,14 @@
 //! [`SnapshotData`]: crate::snapshot::model::SnapshotData
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
 pub use crate::snapshot::model::{FileDetails, InputDigest};
+
+use super::InputError;
 
 /// Everything one build reads, in source terms.
 #[derive(Debug, Default, Clone)]
@@ -25,6 +29,9 @@ pub struct RawData {
     pub base_urls: BTreeMap<i64, String>,
     /// One entry per directory, in source order.
     pub directories: Vec<RawDirectory>,
+    /// Directories a source left encoded, compiled after `directories` (a source fills one or
+    /// the other).
+    pub deferred: Option<DeferredDirectories>,
     /// directory -> file name -> details, newest first.
     pub file_details: BTreeMap<String, BTreeMap<String, Vec<FileDetails>>>,
     /// `(repo, arch)` -> directory name.
@@ -80,6 +87,45 @@ pub struct RawDirectory {
     pub by_country: Vec<(String, Vec<i64>)>,
     /// Every host (public and private) carrying this directory -> its base URL ids, in order.
     pub by_host: Vec<(i64, Vec<i64>)>,
+}
+
+/// Directories still encoded in their source, by name, each decoded when compile reaches it.
+///
+/// MirrorManager's cache is nearly all directories; decoding them one at a time, and dropping
+/// each once compiled, keeps the decoded form of all of them from being in memory at once
+/// (with the XL cache, 410 MB of small allocations; loadtest/RESULTS.md, "Load path").
+#[derive(Clone)]
+pub struct DeferredDirectories {
+    /// The directory names, in source order, each once (the source applied first-wins).
+    pub names: Vec<String>,
+    /// Decodes directory `i` of `names`.
+    pub decode: Arc<dyn Fn(usize) -> Result<RawDirectory, InputError> + Send + Sync>,
+}
+
+impl DeferredDirectories {
+    /// Every directory, decoded (for tests and tools that look at all of them).
+    pub fn decode_all(&self) -> Result<Vec<RawDirectory>, InputError> {
+        (0..self.names.len()).map(|i| (self.decode)(i)).collect()
+    }
+}
+
+impl fmt::Debug for DeferredDirectories {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeferredDirectories")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawData {
+    /// `directories` and the deferred ones, decoded, in that order.
+    pub fn all_directories(&self) -> Result<Vec<RawDirectory>, InputError> {
+        let mut all = self.directories.clone();
+        if let Some(deferred) = &self.deferred {
+            all.extend(deferred.decode_all()?);
+        }
+        Ok(all)
+    }
 }
 
 /// A `repo`/`arch` pair and the directory it names.

@@ -17,7 +17,7 @@ use super::model::{ArchivedSnapshotData, SnapshotData};
 /// The first eight bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"MLBUNDL\0";
 /// The body layout this program writes and reads. Bump on any change to `model`.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Header size; also the body's offset, a multiple of rkyv's 16-byte alignment.
 pub const HEADER_LEN: usize = 64;
 
@@ -109,7 +109,8 @@ impl Header {
     }
 }
 
-/// Serializes `data` into the bytes of a bundle body (rkyv archive).
+/// Serializes `data` into the bytes of a bundle body (rkyv archive), in memory. For small data
+/// (tests, benchmarks); [`write`] and [`write_temporary`] stream a body to a file instead.
 pub fn encode_body(data: &SnapshotData) -> Result<AlignedVec, rkyv::rancor::Error> {
     rkyv::to_bytes::<rkyv::rancor::Error>(data)
 }
@@ -117,23 +118,90 @@ pub fn encode_body(data: &SnapshotData) -> Result<AlignedVec, rkyv::rancor::Erro
 /// Writes `data` as a bundle at `path`, atomically: temp file, fsync, rename, fsync directory.
 /// On any failure the temp file is removed and whatever was at `path` is untouched.
 pub fn write(path: &Path, data: &SnapshotData) -> Result<u64, BundleError> {
-    let werr = |source| BundleError::Write {
+    let mut written = 0;
+    crate::atomic_file::replace(path, |file| {
+        written = write_into(file, data)?;
+        Ok(())
+    })
+    .map_err(|source| BundleError::Write {
         path: path.to_path_buf(),
         source,
+    })?;
+    Ok(written)
+}
+
+/// Writes `data` as a bundle into a new unnamed-on-close temporary file in `dir`, not fsynced
+/// (it is a cache of inputs that are still there): what a server given MirrorManager's files
+/// maps, so that the archive is file pages a reload can let go of rather than heap
+/// (loadtest/RESULTS.md, "Load path"). The file is deleted when the returned handle drops; a
+/// mapping made before that stays valid.
+pub fn write_temporary(
+    dir: &Path,
+    data: &SnapshotData,
+) -> Result<tempfile::NamedTempFile, BundleError> {
+    let werr = |source| BundleError::Write {
+        path: dir.to_path_buf(),
+        source,
     };
-    let body = encode_body(data).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".mirrorlist-compiled-")
+        .suffix(".bundle")
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    write_into(file.as_file_mut(), data).map_err(werr)?;
+    Ok(file)
+}
+
+/// Streams header and body into `file` (at its start), returning the bytes written. The body
+/// goes through the checksum as it is written, so neither the archive nor a copy of it is ever
+/// in memory whole; the header, which carries the checksum, is written last, at offset 0.
+fn write_into(file: &mut File, data: &SnapshotData) -> std::io::Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    file.write_all(&[0u8; HEADER_LEN])?;
+    let (checksum, len) = {
+        let sink = ChecksummedWriter {
+            inner: std::io::BufWriter::with_capacity(1 << 20, &mut *file),
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        };
+        let mut sink = rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(
+            data,
+            rkyv::ser::writer::IoWriter::new(sink),
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .into_inner();
+        sink.inner.flush()?;
+        (sink.hasher.finalize(), sink.len)
+    };
     let header = Header {
         version: FORMAT_VERSION,
-        body_len: body.len() as u64,
+        body_len: len,
         generated_at: data.meta.generated_at,
-        checksum: *blake3::hash(&body).as_bytes(),
+        checksum: *checksum.as_bytes(),
     };
-    crate::atomic_file::replace(path, |file| {
-        file.write_all(&header.encode())?;
-        file.write_all(&body)
-    })
-    .map_err(werr)?;
-    Ok((HEADER_LEN + body.len()) as u64)
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(&header.encode())?;
+    Ok(HEADER_LEN as u64 + len)
+}
+
+/// A writer that hashes and counts what passes through it.
+struct ChecksummedWriter<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for ChecksummedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The bytes of a checked bundle body, in memory or mapped from a file.

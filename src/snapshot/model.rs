@@ -16,7 +16,7 @@ pub struct SnapshotData {
     pub meta: Meta,
     /// Hosts, indexed by [`HostIdx`].
     pub hosts: Vec<Host>,
-    /// Base URLs, indexed by the `u32`s in [`HostUrls::urls`].
+    /// Base URLs, indexed by the `u32`s in [`Directory::urls`].
     pub base_urls: Vec<String>,
     /// Directories, sorted by name.
     pub directories: Vec<Directory>,
@@ -92,8 +92,40 @@ pub struct Directory {
     pub by_country: Vec<CountryHosts>,
     /// Every host carrying the directory, sorted by host.
     pub by_host: Vec<HostUrls>,
+    /// The URLs of all of `by_host`, as indices into [`SnapshotData::base_urls`]; each host's
+    /// are a run of them ([`HostUrls::urls_at`]). One flat list rather than one per host: the
+    /// XL data has 1.9 million host entries, and a list each was most of what compiling it
+    /// allocated (loadtest/RESULTS.md, "Load path").
+    pub urls: Vec<u32>,
     /// Files with metalink details, sorted by name.
     pub files: Vec<FileEntry>,
+}
+
+impl Directory {
+    /// Sets `by_host` and `urls` from hosts given with their own URL lists (tests, tools).
+    pub fn with_hosts(
+        mut self,
+        hosts: impl IntoIterator<Item = (HostIdx, bool, Vec<u32>)>,
+    ) -> Self {
+        self.by_host.clear();
+        self.urls.clear();
+        for (host, public, urls) in hosts {
+            self.by_host
+                .push(HostUrls::at(host, public, &self.urls, urls.len()));
+            self.urls.extend(urls);
+        }
+        self
+    }
+}
+
+impl ArchivedDirectory {
+    /// The URLs of `entry`, one of this directory's `by_host` (empty if its run is out of
+    /// range, which a validated snapshot rules out).
+    pub fn urls_of(&self, entry: &ArchivedHostUrls) -> &[rkyv::rend::u32_le] {
+        let at = entry.urls_at.to_native() as usize;
+        let len = usize::from(entry.urls_len.to_native());
+        self.urls.get(at..at + len).unwrap_or(&[])
+    }
 }
 
 #[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
@@ -102,13 +134,27 @@ pub struct CountryHosts {
     pub hosts: Vec<HostIdx>,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
 pub struct HostUrls {
     pub host: HostIdx,
+    /// Where this host's URLs start in [`Directory::urls`]; they are in source order.
+    pub urls_at: u32,
+    /// How many URLs it has there.
+    pub urls_len: u16,
     /// Whether the host is in this directory's `global` list (public); private otherwise.
     pub public: bool,
-    /// Indices into [`SnapshotData::base_urls`], in source order.
-    pub urls: Vec<u32>,
+}
+
+impl HostUrls {
+    /// An entry whose `len` URLs are appended to `urls` next (so start at its current end).
+    pub fn at(host: HostIdx, public: bool, urls: &[u32], len: usize) -> HostUrls {
+        HostUrls {
+            host,
+            urls_at: u32::try_from(urls.len()).unwrap_or(u32::MAX),
+            urls_len: u16::try_from(len).unwrap_or(u16::MAX),
+            public,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]

@@ -90,6 +90,10 @@ impl Bounds {
             self.hosts_ok(c.hosts.as_slice(), &name)?;
         }
         let urls = self.urls;
+        if let Some(u) = max_index(d.urls.as_slice()).filter(|&u| u as usize >= urls) {
+            return Err(format!("{} names URL #{u}, but there are {urls}", name()));
+        }
+        let runs = d.urls.len();
         let mut prev_host: Option<u32> = None;
         for e in d.by_host.iter() {
             let host = e.host.to_native();
@@ -97,8 +101,12 @@ impl Bounds {
                 return Err(format!("{} are not sorted at {host:?}", name()));
             }
             prev_host = Some(host);
-            if let Some(u) = max_index(e.urls.as_slice()).filter(|&u| u as usize >= urls) {
-                return Err(format!("{} names URL #{u}, but there are {urls}", name()));
+            let end = e.urls_at.to_native() as usize + usize::from(e.urls_len.to_native());
+            if end > runs {
+                return Err(format!(
+                    "{}: host #{host}'s URLs end at {end}, past the {runs} listed",
+                    name()
+                ));
             }
         }
         // Strictly increasing, so the last is the largest.
@@ -177,7 +185,7 @@ fn sorted<T: Ord + std::fmt::Debug>(
 #[cfg(test)]
 mod tests {
     use super::super::bundle;
-    use super::super::model::{CountryHosts, Directory, Host, HostUrls, SnapshotData};
+    use super::super::model::{CountryHosts, Directory, Host, SnapshotData};
     use super::check;
 
     /// Two hosts, one URL, one directory carried by both.
@@ -203,20 +211,9 @@ mod tests {
                         hosts: vec![1],
                     },
                 ],
-                by_host: vec![
-                    HostUrls {
-                        host: 0,
-                        public: true,
-                        urls: vec![0],
-                    },
-                    HostUrls {
-                        host: 1,
-                        public: true,
-                        urls: vec![0],
-                    },
-                ],
                 ..Directory::default()
-            }],
+            }
+            .with_hosts([(0, true, vec![0]), (1, true, vec![0])])],
             ..SnapshotData::default()
         }
     }
@@ -231,7 +228,7 @@ mod tests {
     fn each_kind_of_bad_index_or_order_is_found() {
         assert_eq!(checked(&good()), Ok(()));
         type Break = fn(&mut Directory);
-        let cases: [(Break, &str); 5] = [
+        let cases: [(Break, &str); 6] = [
             (|d| d.global[1] = 2, "names host #2, but there are 2 hosts"),
             (|d| d.by_country[1].hosts = vec![0, 7], "names host #7"),
             (
@@ -239,9 +236,10 @@ mod tests {
                 "are not sorted at \"AT\"",
             ),
             (|d| d.by_host[1].host = 0, "are not sorted at 0"),
+            (|d| d.urls[1] = 3, "names URL #3, but there are 1"),
             (
-                |d| d.by_host[1].urls = vec![0, 3],
-                "names URL #3, but there are 1",
+                |d| d.by_host[1].urls_len = 2,
+                "host #1's URLs end at 3, past the 2",
             ),
         ];
         for (break_it, expected) in cases {

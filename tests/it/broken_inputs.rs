@@ -176,7 +176,7 @@ fn good(name: &str) -> Vec<u8> {
 /// between two directory entries.
 fn cache_cut_between_directories(n: usize) -> Vec<u8> {
     let bytes = good(CACHE);
-    let mut list = mm_cache::decode(Path::new(CACHE), &bytes).unwrap();
+    let mut list = mm_cache::decode(Path::new(CACHE), bytes.clone()).unwrap();
     let keep = list.mirror_list_cache.len().saturating_sub(n);
     list.mirror_list_cache.truncate(keep);
     let cut = list.encode_to_vec();

@@ -98,7 +98,7 @@ fn base_cache() -> MirrorList {
             .into_iter()
             .map(|(key, value)| IntIntMap { key, value })
             .collect(),
-        mirror_list_cache: vec![mirror_list_entry(DIR)],
+        mirror_list_cache: vec![mirror_list_entry(DIR).to_entry()],
         ..Default::default()
     }
 }
@@ -169,7 +169,9 @@ const HEADER_END: &str =
 #[test]
 fn metalink_header_test() {
     let mut cache = base_cache();
-    cache.mirror_list_cache.push(mirror_list_entry(REPODATA));
+    cache
+        .mirror_list_cache
+        .push(mirror_list_entry(REPODATA).to_entry());
     cache.file_details_cache = vec![repomd_details()];
     let inputs = Inputs::write(&cache, ASN_FILE);
     let server = inputs.serve(5);
@@ -411,7 +413,9 @@ fn do_mirrorlist_test_step_10_directory_missing_is_dropped_at_build() {
 #[test]
 fn do_mirrorlist_test_step_11_no_file_details() {
     let mut cache = with_repo_mapping(base_cache(), DIR);
-    cache.mirror_list_cache.push(mirror_list_entry(REPODATA));
+    cache
+        .mirror_list_cache
+        .push(mirror_list_entry(REPODATA).to_entry());
     let inputs = Inputs::write(&cache, ASN_FILE);
     let server = inputs.serve(2);
     let r = from_peer(&server, REPO_METALINK);
@@ -442,7 +446,9 @@ fn repomd_details() -> FileDetailsCacheDirectoryType {
 #[test]
 fn do_mirrorlist_test_step_12_metalink() {
     let mut cache = with_repo_mapping(base_cache(), DIR);
-    cache.mirror_list_cache.push(mirror_list_entry(REPODATA));
+    cache
+        .mirror_list_cache
+        .push(mirror_list_entry(REPODATA).to_entry());
     cache.file_details_cache = vec![repomd_details()];
     let inputs = Inputs::write(&cache, ASN_FILE);
     let server = inputs.serve(2);
@@ -493,7 +499,8 @@ fn netblock_host_at_index_zero_test() {
             // Host 42 is at index 0 of ByHostId: the entry the production server missed.
             by_host_id: vec![int_list(42, &[421]), int_list(99, &[991])],
             ..Default::default()
-        }],
+        }
+        .to_entry()],
         ..Default::default()
     };
     let inputs = Inputs::write(&cache, "192.168.0.0/16 12345\n");

@@ -131,7 +131,7 @@ mod tests {
     use crate::answer::render::text::redirect_target;
     use crate::answer::render::urls::redirect_candidates;
     use crate::answer::select::Group;
-    use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, HostUrls, SnapshotData};
+    use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, SnapshotData};
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {
@@ -208,28 +208,6 @@ mod tests {
             directories: vec![Directory {
                 name: "d".into(),
                 subpath: "d".into(),
-                by_host: vec![
-                    HostUrls {
-                        host: 0,
-                        public: true,
-                        urls: vec![0],
-                    },
-                    HostUrls {
-                        host: 1,
-                        public: true,
-                        urls: vec![1, 2, 3],
-                    },
-                    HostUrls {
-                        host: 2,
-                        public: true,
-                        urls: vec![4],
-                    },
-                    HostUrls {
-                        host: 3,
-                        public: true,
-                        urls: vec![5],
-                    },
-                ],
                 files: vec![FileEntry {
                     name: "f".into(),
                     details: vec![FileDetails {
@@ -239,7 +217,13 @@ mod tests {
                     }],
                 }],
                 ..Directory::default()
-            }],
+            }
+            .with_hosts([
+                (0, true, vec![0]),
+                (1, true, vec![1, 2, 3]),
+                (2, true, vec![4]),
+                (3, true, vec![5]),
+            ])],
             ..SnapshotData::default()
         };
         let snapshot = Snapshot::from_data(&data).unwrap();
@@ -251,6 +235,7 @@ mod tests {
                 host: entry.host.to_native(),
                 group: Group::Global,
                 entry,
+                urls: dir.urls_of(entry),
             })
             .collect();
         for protocols in [None, Some(&["http"][..]), Some(&["ftp"][..])] {

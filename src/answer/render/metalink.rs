@@ -151,7 +151,7 @@ pub fn metalink(
             host_part.extend_from_slice(b" mm0:private=\"True\"");
         }
         host_part.push(b'>');
-        let kept = for_each_ranked(snapshot, chosen.entry, &ranked, |at, base| {
+        let kept = for_each_ranked(snapshot, chosen.urls, &ranked, |at, base| {
             let head = match snapshot.base_url_scheme(at) {
                 Some(id) => heads[usize::from(id)]
                     .get_or_insert_with(|| head_of(&snapshot.schemes()[usize::from(id)])),
@@ -349,7 +349,7 @@ mod tests {
                 .host(chosen.host)
                 .map_or("", |h| h.country.as_str());
             let mut kept = 0;
-            for u in chosen.entry.urls.iter() {
+            for u in chosen.urls.iter() {
                 let base = snapshot.base_url(u.to_native());
                 let scheme = base.split_once(':').map_or(base, |(s, _)| s);
                 let naive = |text: &[u8], out: &mut Vec<u8>| {
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn urls_match_the_straightforward_rendering() {
         use crate::answer::select::Group;
-        use crate::snapshot::model::{Directory, Host, HostUrls, SnapshotData};
+        use crate::snapshot::model::{Directory, Host, SnapshotData};
         let bases = [
             "https://a.example/pub",
             "http://b.example/x&y/",
@@ -410,27 +410,11 @@ mod tests {
                 ..Host::default()
             })
             .collect();
-        let by_host: Vec<HostUrls> = vec![
-            HostUrls {
-                host: 0,
-                public: true,
-                urls: vec![0, 1, 2],
-            },
-            HostUrls {
-                host: 1,
-                public: false,
-                urls: vec![3, 4],
-            },
-            HostUrls {
-                host: 2,
-                public: true,
-                urls: vec![],
-            },
-            HostUrls {
-                host: 3,
-                public: true,
-                urls: vec![5, 6, 7, 0],
-            },
+        let by_host: Vec<(u32, bool, Vec<u32>)> = vec![
+            (0, true, vec![0, 1, 2]),
+            (1, false, vec![3, 4]),
+            (2, true, vec![]),
+            (3, true, vec![5, 6, 7, 0]),
         ];
         for subpath in ["", "s/u\"b", "a&b/"] {
             let data = SnapshotData {
@@ -439,9 +423,9 @@ mod tests {
                 directories: vec![Directory {
                     name: "d".into(),
                     subpath: subpath.into(),
-                    by_host: by_host.clone(),
                     ..Directory::default()
-                }],
+                }
+                .with_hosts(by_host.clone())],
                 ..SnapshotData::default()
             };
             let snapshot = Snapshot::from_data(&data).unwrap();
@@ -454,6 +438,7 @@ mod tests {
                     host: entry.host.to_native(),
                     group: Group::Global,
                     entry,
+                    urls: dir.urls_of(entry),
                 })
                 .collect();
             for file in ["repomd.xml", "a<b>'c", ""] {

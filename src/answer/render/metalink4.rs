@@ -140,7 +140,7 @@ pub fn metalink(
         host_part.extend_from_slice(b" priority=\"");
         push_decimal(&mut host_part, priority_of(preference));
         host_part.extend_from_slice(b"\">");
-        let kept = for_each_ranked(snapshot, chosen.entry, &ranked, |at, base| {
+        let kept = for_each_ranked(snapshot, chosen.urls, &ranked, |at, base| {
             out.extend_from_slice(&host_part);
             escape_unless(&mut out, base, !snapshot.base_url_has_markup(at));
             out.extend_from_slice(tail.after(base));
@@ -169,7 +169,7 @@ pub fn rfc3339(secs: u64) -> String {
 mod tests {
     use super::*;
     use crate::answer::select::Group;
-    use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, HostUrls, SnapshotData};
+    use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, SnapshotData};
     use std::time::{Duration, SystemTime};
 
     #[test]
@@ -230,23 +230,6 @@ mod tests {
             directories: vec![Directory {
                 name: "d/repodata".into(),
                 subpath: "d/repodata".into(),
-                by_host: vec![
-                    HostUrls {
-                        host: 0,
-                        public: true,
-                        urls: vec![0, 1],
-                    },
-                    HostUrls {
-                        host: 1,
-                        public: false,
-                        urls: vec![],
-                    },
-                    HostUrls {
-                        host: 2,
-                        public: true,
-                        urls: vec![2],
-                    },
-                ],
                 files: vec![FileEntry {
                     name: "repomd.xml".into(),
                     details: vec![
@@ -267,7 +250,12 @@ mod tests {
                     ],
                 }],
                 ..Directory::default()
-            }],
+            }
+            .with_hosts([
+                (0, true, vec![0, 1]),
+                (1, false, vec![]),
+                (2, true, vec![2]),
+            ])],
             ..SnapshotData::default()
         };
         let snapshot = Snapshot::from_data(&data).unwrap();
@@ -279,6 +267,7 @@ mod tests {
                 host: entry.host.to_native(),
                 group: Group::Global,
                 entry,
+                urls: dir.urls_of(entry),
             })
             .collect();
         let versions = super::super::metalink::details(dir, "repomd.xml").unwrap();

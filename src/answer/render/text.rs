@@ -24,7 +24,7 @@ pub fn mirrorlist(
     });
     let ranked = Ranked::new(snapshot, policy);
     for chosen in hosts {
-        for_each_ranked(snapshot, chosen.entry, &ranked, |_, base| {
+        for_each_ranked(snapshot, chosen.urls, &ranked, |_, base| {
             out.extend_from_slice(base.as_bytes());
             out.extend_from_slice(tail.after(base));
         });

@@ -2,8 +2,9 @@
 //! put together from a base URL, the directory's subpath and the file.
 
 use crate::answer::select::{scheme_in, Chosen};
-use crate::snapshot::model::{ArchivedDirectory, ArchivedHostUrls};
+use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
+use rkyv::rend::u32_le;
 
 /// How many and which URLs of each host to list.
 #[derive(Debug, Clone, Copy)]
@@ -20,21 +21,21 @@ pub enum UrlPolicy<'a> {
 pub const MIRRORLIST_PREFERENCE: &[&str] = &["https", "http", "ftp"];
 pub const REDIRECT_PREFERENCE: &[&str] = &["https", "http"];
 
-/// Calls `emit` with each base URL of `entry` that `policy` keeps, in output order; returns
+/// Calls `emit` with each of a host's base URLs (`urls`) that `policy` keeps, in output order; returns
 /// how many were kept.
 pub fn for_each_kept<'s>(
     snapshot: &'s Snapshot,
-    entry: &ArchivedHostUrls,
+    urls: &[u32_le],
     policy: UrlPolicy<'_>,
     mut emit: impl FnMut(&'s str),
 ) -> usize {
-    for_each_kept_at(snapshot, entry, policy, |_, base| emit(base))
+    for_each_kept_at(snapshot, urls, policy, |_, base| emit(base))
 }
 
 /// [`for_each_kept`], with each base URL's index in the snapshot's base URLs.
 pub fn for_each_kept_at<'s>(
     snapshot: &'s Snapshot,
-    entry: &ArchivedHostUrls,
+    urls: &[u32_le],
     policy: UrlPolicy<'_>,
     emit: impl FnMut(u32, &'s str),
 ) -> usize {
@@ -42,7 +43,7 @@ pub fn for_each_kept_at<'s>(
         policy,
         ranks: None,
     };
-    for_each_ranked(snapshot, entry, &ranked, emit)
+    for_each_ranked(snapshot, urls, &ranked, emit)
 }
 
 /// A policy made ready for all the hosts of one answer: for [`UrlPolicy::Preferred`], the
@@ -82,11 +83,11 @@ impl<'a> Ranked<'a> {
 /// [`for_each_kept_at`] with a policy made ready by [`Ranked::new`].
 pub fn for_each_ranked<'s>(
     snapshot: &'s Snapshot,
-    entry: &ArchivedHostUrls,
+    urls: &[u32_le],
     ranked: &Ranked<'_>,
     mut emit: impl FnMut(u32, &'s str),
 ) -> usize {
-    let bases = entry.urls.iter().map(|u| {
+    let bases = urls.iter().map(|u| {
         let at = u.to_native();
         (at, snapshot.base_url(at))
     });
@@ -117,7 +118,7 @@ pub fn for_each_ranked<'s>(
                 Some(ranks.get(usize::from(id)).copied().unwrap_or(NOT_RANKED))
             };
             let mut best: Option<(usize, u32)> = None;
-            for u in entry.urls.iter() {
+            for u in urls.iter() {
                 let at = u.to_native();
                 let rank = match rank_of(at) {
                     Some(NOT_RANKED) => continue,
@@ -245,7 +246,7 @@ pub fn redirect_candidates<'s>(
             .map_or("", |h| h.country.as_str());
         for_each_kept(
             snapshot,
-            chosen.entry,
+            chosen.urls,
             UrlPolicy::Preferred(&order),
             |base| {
                 let mut url = Vec::new();
@@ -265,7 +266,7 @@ mod tests {
 
     #[test]
     fn ranked_preference_picks_what_trying_each_scheme_in_turn_picks() {
-        use crate::snapshot::model::{Directory, Host, HostUrls};
+        use crate::snapshot::model::{Directory, Host};
         let bases = [
             "https://a",
             "http://b",
@@ -290,15 +291,6 @@ mod tests {
             }
         }
         lists.push((0..n).collect());
-        let by_host: Vec<HostUrls> = lists
-            .iter()
-            .enumerate()
-            .map(|(i, urls)| HostUrls {
-                host: i as u32,
-                public: true,
-                urls: urls.clone(),
-            })
-            .collect();
         let data = SnapshotData {
             hosts: vec![
                 Host {
@@ -310,9 +302,14 @@ mod tests {
             base_urls: bases.iter().map(|b| b.to_string()).collect(),
             directories: vec![Directory {
                 name: "d".into(),
-                by_host,
                 ..Directory::default()
-            }],
+            }
+            .with_hosts(
+                lists
+                    .iter()
+                    .enumerate()
+                    .map(|(i, urls)| (i as u32, true, urls.clone())),
+            )],
             ..SnapshotData::default()
         };
         let snapshot = Snapshot::from_data(&data).unwrap();
@@ -328,16 +325,15 @@ mod tests {
         for order in orders {
             let ranked = Ranked::new(&snapshot, UrlPolicy::Preferred(order));
             for entry in dir.by_host.iter() {
+                let urls = dir.urls_of(entry);
                 // The rule as first written: each scheme in turn, the first URL that has it.
                 let want = order.iter().find_map(|s| {
-                    entry
-                        .urls
-                        .iter()
+                    urls.iter()
                         .map(|u| snapshot.base_url(u.to_native()))
                         .find(|b| scheme_in(b, std::slice::from_ref(s)))
                 });
                 let mut got = Vec::new();
-                let n = for_each_ranked(&snapshot, entry, &ranked, |_, b| got.push(b));
+                let n = for_each_ranked(&snapshot, urls, &ranked, |_, b| got.push(b));
                 assert_eq!(
                     got,
                     want.into_iter().collect::<Vec<_>>(),
@@ -346,7 +342,7 @@ mod tests {
                 );
                 assert_eq!(n, got.len());
                 let mut plain = Vec::new();
-                for_each_kept(&snapshot, entry, UrlPolicy::Preferred(order), |b| {
+                for_each_kept(&snapshot, urls, UrlPolicy::Preferred(order), |b| {
                     plain.push(b)
                 });
                 assert_eq!(plain, got, "{order:?}");
