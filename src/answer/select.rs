@@ -528,7 +528,7 @@ fn country_list<'d>(dir: &'d ArchivedDirectory, country: &str) -> Option<&'d [Ar
         .binary_search_by(|e| e.country.as_str().cmp(country))
         .ok()
         .and_then(|i| dir.by_country.get(i))
-        .map(|e| e.hosts.as_slice())
+        .map(|e| dir.hosts_of(e))
 }
 
 /// Every other country of `country`'s continent, in code order (decision 5).
@@ -567,7 +567,7 @@ fn add_continent(
             countries
                 .get(next)
                 .filter(|c| c.country.as_str() == member)
-                .map(|c| c.hosts.as_slice())
+                .map(|c| dir.hosts_of(c))
         } else {
             country_list(dir, member)
         };

@@ -8,14 +8,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::host_marks::HostMarks;
+use super::id_index::IdIndex;
 use crate::inputs::first_wins::FirstWins;
 use crate::inputs::raw::{
     DeferredDirectories, FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
 };
 use crate::inputs::InputError;
 use crate::snapshot::model::{
-    AsnHosts, Continent, CountryContinent, CountryHosts, Directory, FileEntry, Geo, Host, HostIdx,
-    HostUrls, Meta, Net, NetAsn, NetCountry, NetHosts, RepoArch, RepoRedirect, SnapshotData,
+    AsnHosts, Continent, CountryCode, CountryContinent, CountryHosts, Directory, FileEntry, Geo,
+    Host, HostIdx, HostUrls, Meta, Net, NetAsn, NetCountry, NetHosts, RepoArch, RepoRedirect,
+    SnapshotData,
 };
 
 /// Why a build was refused.
@@ -123,14 +126,14 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
 /// The hosts with dense indices in external-id order, and the map from external id to index.
 struct HostTable {
     hosts: Vec<Host>,
-    index: HashMap<i64, HostIdx>,
+    index: IdIndex,
 }
 
 impl HostTable {
     /// Gives every host its dense index; a host without a usable bandwidth gets weight 1 (and a
     /// warning), so that selection can still weigh it.
     fn build(raw_hosts: BTreeMap<i64, RawHost>, warnings: &mut Vec<String>) -> HostTable {
-        let mut index: HashMap<i64, HostIdx> = HashMap::with_capacity(raw_hosts.len());
+        let mut ids = Vec::with_capacity(raw_hosts.len());
         let mut hosts = Vec::with_capacity(raw_hosts.len());
         for (external_id, raw_host) in raw_hosts {
             let weight = match raw_host.bandwidth {
@@ -153,7 +156,7 @@ impl HostTable {
                 .collect();
             allowed.sort();
             allowed.dedup();
-            index.insert(external_id, index_of(hosts.len()));
+            ids.push((external_id, index_of(hosts.len())));
             hosts.push(Host {
                 external_id,
                 name: raw_host.name,
@@ -163,20 +166,20 @@ impl HostTable {
                 families: raw_host.families,
             });
         }
-        HostTable { hosts, index }
+        HostTable {
+            hosts,
+            index: IdIndex::new(&ids),
+        }
     }
 
     /// The dense index of host `id`, or the error naming the `directory` and `list` that
     /// referred to a host no host table describes.
     fn of(&self, directory: &str, list: &'static str, id: i64) -> Result<HostIdx, CompileError> {
-        self.index
-            .get(&id)
-            .copied()
-            .ok_or_else(|| CompileError::UnknownHost {
-                directory: directory.to_string(),
-                list,
-                host: id,
-            })
+        self.index.get(id).ok_or_else(|| CompileError::UnknownHost {
+            directory: directory.to_string(),
+            list,
+            host: id,
+        })
     }
 }
 
@@ -186,7 +189,7 @@ impl HostTable {
 /// lists it) once per host and URL when a directory refers to it, where the host is known.
 struct UrlTable {
     base_urls: Vec<String>,
-    index: HashMap<i64, u32>,
+    index: IdIndex,
     unusable: HashMap<i64, (String, &'static str)>,
     /// (host id, URL id) pairs already warned about.
     named: HashSet<(i64, i64)>,
@@ -194,7 +197,7 @@ struct UrlTable {
 
 impl UrlTable {
     fn build(raw_urls: BTreeMap<i64, String>) -> UrlTable {
-        let mut index: HashMap<i64, u32> = HashMap::with_capacity(raw_urls.len());
+        let mut ids = Vec::with_capacity(raw_urls.len());
         let mut base_urls = Vec::with_capacity(raw_urls.len());
         let mut unusable = HashMap::new();
         for (id, url) in raw_urls {
@@ -202,12 +205,12 @@ impl UrlTable {
                 unusable.insert(id, (url, why));
                 continue;
             }
-            index.insert(id, index_of(base_urls.len()));
+            ids.push((id, index_of(base_urls.len())));
             base_urls.push(url);
         }
         UrlTable {
             base_urls,
-            index,
+            index: IdIndex::new(&ids),
             unusable,
             named: HashSet::new(),
         }
@@ -218,16 +221,15 @@ impl UrlTable {
     fn resolve(
         &mut self,
         dir: &str,
-        host_id: i64,
-        host: HostIdx,
+        (host_id, host): (i64, HostIdx),
         url_ids: &[i64],
         hosts: &HostTable,
         warnings: &mut Vec<String>,
         urls: &mut Vec<u32>,
     ) {
         for url_id in url_ids {
-            match self.index.get(url_id) {
-                Some(&u) => urls.push(u),
+            match self.index.get(*url_id) {
+                Some(u) => urls.push(u),
                 None if self.unusable.contains_key(url_id) => {
                     if self.named.insert((host_id, *url_id)) {
                         let (url, why) = &self.unusable[url_id];
@@ -263,33 +265,54 @@ fn compile_directories(
         Decoded(RawDirectory),
         Deferred(&'d DeferredDirectories, usize),
     }
-    let mut pending = BTreeMap::new();
-    let mut names = FirstWins::new();
-    let mut admit = |name: &String, warnings: &mut Vec<String>| {
-        names.admit(name.clone(), |name| {
-            warnings.push(format!("directory {name:?}: listed twice; first kept"))
-        })
-    };
-    for dir in raw_dirs {
-        if admit(&dir.name, warnings) {
-            pending.insert(dir.name.clone(), Pending::Decoded(dir));
-        }
-    }
+    let mut listed: Vec<(String, Pending<'_>)> = raw_dirs
+        .into_iter()
+        .map(|dir| (dir.name.clone(), Pending::Decoded(dir)))
+        .collect();
     if let Some(d) = &deferred {
-        for (i, name) in d.names.iter().enumerate() {
-            if admit(name, warnings) {
-                pending.insert(name.clone(), Pending::Deferred(d, i));
-            }
+        listed.extend(
+            d.names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), Pending::Deferred(d, i))),
+        );
+    }
+    // Stable, so that of two with one name the first listed comes first (and is kept).
+    if !listed.is_sorted_by(|a, b| a.0 < b.0) {
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    let mut pending = Vec::with_capacity(listed.len());
+    for (name, dir) in listed {
+        if pending
+            .last()
+            .is_some_and(|(kept, _): &(String, _)| *kept == name)
+        {
+            warnings.push(format!("directory {name:?}: listed twice; first kept"));
+            continue;
         }
+        pending.push((name, dir));
     }
     let mut directories = Vec::with_capacity(pending.len());
+    let mut marks = Marks {
+        carried: HostMarks::new(hosts.hosts.len()),
+        listed: HostMarks::new(hosts.hosts.len()),
+    };
+    let mut decoded = RawDirectory::default();
     for (name, dir) in pending {
         let dir = match dir {
-            Pending::Decoded(dir) => dir,
-            Pending::Deferred(d, i) => (d.decode)(i)?,
+            Pending::Decoded(dir) => {
+                decoded = dir;
+                &decoded
+            }
+            Pending::Deferred(d, i) => {
+                (d.decode)(i, &mut decoded)?;
+                &decoded
+            }
         };
         let files = file_details.remove(&name).unwrap_or_default();
-        directories.push(compile_directory(name, dir, files, hosts, urls, warnings)?);
+        directories.push(compile_directory(
+            name, dir, files, hosts, urls, &mut marks, warnings,
+        )?);
     }
     for dir in file_details.keys() {
         warnings.push(format!(
@@ -307,79 +330,136 @@ fn compile_directories(
 /// building URLs).
 fn compile_directory(
     name: String,
-    dir: RawDirectory,
+    dir: &RawDirectory,
     files: BTreeMap<String, Vec<FileDetails>>,
     hosts: &HostTable,
     urls: &mut UrlTable,
+    marks: &mut Marks,
     warnings: &mut Vec<String>,
 ) -> Result<Directory, CompileError> {
-    let (mut by_host, host_urls) = compile_by_host(&name, &dir.by_host, hosts, urls, warnings)?;
-    let carries = |h: HostIdx| by_host.binary_search_by_key(&h, |e| e.host).ok();
-    let carried_list = |ids: &[i64], list: &'static str| -> Result<Vec<HostIdx>, CompileError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let h = hosts.of(&name, list, *id)?;
-            if carries(h).is_some() {
-                push_unique(&mut out, h);
+    let (mut by_host, host_urls) = compile_by_host(
+        &name,
+        &dir.by_host,
+        hosts,
+        urls,
+        &mut marks.carried,
+        warnings,
+    )?;
+    let Marks { carried, listed } = marks;
+    let mut carried_list =
+        |ids: &[i64], list: &'static str| -> Result<Vec<HostIdx>, CompileError> {
+            listed.clear();
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let h = hosts.of(&name, list, *id)?;
+                if carried.get(h).is_some() && listed.mark(h, 0) {
+                    out.push(h);
+                }
             }
-        }
-        Ok(out)
-    };
+            Ok(out)
+        };
 
     let global = carried_list(&dir.global, "Global")?;
-    let public: Vec<usize> = global.iter().filter_map(|h| carries(*h)).collect();
-    let mut by_country = Vec::with_capacity(dir.by_country.len());
-    for (country, ids) in &dir.by_country {
-        by_country.push(CountryHosts {
-            country: country.to_ascii_uppercase(),
-            hosts: carried_list(ids, "ByCountry")?,
-        });
-    }
-    for i in public {
-        by_host[i].public = true;
-    }
-    by_country.sort_by(|a, b| a.country.cmp(&b.country));
-    by_country.dedup_by(|later, first| {
-        if later.country == first.country {
-            for h in later.hosts.drain(..) {
-                push_unique(&mut first.hosts, h);
-            }
-            true
-        } else {
-            false
+    for h in &global {
+        if let Some(at) = carried.get(*h) {
+            by_host[at as usize].public = true;
         }
-    });
+    }
+    let (by_country, country_hosts) = compile_by_country(&name, dir, hosts, carried, listed)?;
     let files = files
         .into_iter()
         .map(|(name, details)| FileEntry { name, details })
         .collect();
     Ok(Directory {
         name,
-        subpath: dir.subpath,
+        subpath: dir.subpath.clone(),
         global,
         by_country,
+        country_hosts,
         by_host,
         urls: host_urls,
         files,
     })
 }
 
+/// A directory's `ByCountry` lists, sorted by country code (uppercase), each with the run of
+/// its hosts in the returned list: the hosts the directory carries, each once. A country
+/// listed twice gets one list, the first's hosts and then the second's new ones.
+fn compile_by_country(
+    name: &str,
+    dir: &RawDirectory,
+    hosts: &HostTable,
+    carried: &HostMarks,
+    listed: &mut HostMarks,
+) -> Result<(Vec<CountryHosts>, Vec<HostIdx>), CompileError> {
+    let codes: Vec<CountryCode> = dir
+        .by_country
+        .iter()
+        .map(|(c, _)| {
+            if c.bytes().any(|b| b.is_ascii_lowercase()) {
+                CountryCode::from(c.to_ascii_uppercase().as_str())
+            } else {
+                CountryCode::from(c.as_str())
+            }
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..codes.len()).collect();
+    // Sources mostly list countries in order already; stable, so equals keep source order.
+    if !codes.is_sorted_by(|a, b| a.as_str() < b.as_str()) {
+        order.sort_by(|&a, &b| codes[a].as_str().cmp(codes[b].as_str()));
+    }
+    let mut by_country = Vec::with_capacity(order.len());
+    let mut country_hosts =
+        Vec::with_capacity(dir.by_country.iter().map(|(_, ids)| ids.len()).sum());
+    let mut next = 0;
+    while let Some(&first) = order.get(next) {
+        let code = &codes[first];
+        let start = country_hosts.len();
+        listed.clear();
+        while let Some(&at) = order.get(next).filter(|&&at| codes[at] == *code) {
+            for id in &dir.by_country[at].1 {
+                let h = hosts.of(name, "ByCountry", *id)?;
+                if carried.get(h).is_some() && listed.mark(h, 0) {
+                    country_hosts.push(h);
+                }
+            }
+            next += 1;
+        }
+        by_country.push(CountryHosts {
+            country: code.clone(),
+            hosts_at: index_of(start),
+            hosts_len: index_of(country_hosts.len() - start),
+        });
+    }
+    Ok((by_country, country_hosts))
+}
+
 /// A directory's `ByHostId` table: each host with the run of its URLs' dense indices in the
-/// returned list, sorted by host; a host listed twice keeps its first entry.
+/// returned list, sorted by host; a host listed twice keeps its first entry. On return
+/// `carried` marks each host with its place in the table.
 fn compile_by_host(
     name: &str,
     raw_by_host: &[(i64, Vec<i64>)],
     hosts: &HostTable,
     urls: &mut UrlTable,
+    carried: &mut HostMarks,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<HostUrls>, Vec<u32>), CompileError> {
     let mut by_host: Vec<HostUrls> = Vec::with_capacity(raw_by_host.len());
     let mut listed: Vec<u32> = Vec::with_capacity(raw_by_host.iter().map(|(_, u)| u.len()).sum());
+    carried.clear();
     for (host_id, url_ids) in raw_by_host {
         let host = hosts.of(name, "ByHostId", *host_id)?;
         let start = listed.len();
-        urls.resolve(name, *host_id, host, url_ids, hosts, warnings, &mut listed);
-        if by_host.iter().any(|h| h.host == host) {
+        urls.resolve(
+            name,
+            (*host_id, host),
+            url_ids,
+            hosts,
+            warnings,
+            &mut listed,
+        );
+        if !carried.mark(host, 0) {
             warnings.push(format!(
                 "directory {name:?}: host {host_id} listed twice in ByHostId; first kept"
             ));
@@ -397,8 +477,22 @@ fn compile_by_host(
         let len = listed.len() - start;
         by_host.push(HostUrls::at(host, false, &listed[..start], len));
     }
-    by_host.sort_by_key(|h| h.host);
+    if !by_host.is_sorted_by_key(|h| h.host) {
+        by_host.sort_by_key(|h| h.host);
+    }
+    carried.clear();
+    for (at, h) in by_host.iter().enumerate() {
+        carried.mark(h.host, index_of(at));
+    }
     Ok((by_host, listed))
+}
+
+/// The marks one directory's compilation uses, made once for all directories.
+struct Marks {
+    /// Hosts the directory carries, with their place in its `by_host`.
+    carried: HostMarks,
+    /// Hosts already in the list being built.
+    listed: HostMarks,
 }
 
 /// Repo/arch pairs, sorted by their `repo+arch` key, with the `repodata` directory found for

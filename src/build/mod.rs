@@ -1,6 +1,8 @@
 //! From inputs to a bundle: read the sources, validate and compile, write atomically.
 
 pub mod compile;
+pub mod host_marks;
+pub mod id_index;
 pub mod source;
 
 use std::path::PathBuf;
@@ -29,9 +31,17 @@ pub enum BuildError {
 
 /// Reads and compiles `inputs`.
 pub fn read_and_compile(inputs: &Inputs) -> Result<Compiled, BuildError> {
+    let started = std::time::Instant::now();
     let (raw, kind) = match inputs {
         Inputs::MirrorManager(paths) => (mirrormanager::read(paths)?, "mirrormanager"),
         Inputs::Native(dir) => (native::read(dir)?, "native"),
     };
-    Ok(compile(raw, kind, crate::clock::unix_now())?)
+    let read = started.elapsed();
+    let compiled = compile(raw, kind, crate::clock::unix_now())?;
+    tracing::debug!(
+        read_ms = read.as_millis() as u64,
+        compile_ms = (started.elapsed() - read).as_millis() as u64,
+        "inputs read and compiled"
+    );
+    Ok(compiled)
 }

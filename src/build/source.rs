@@ -35,11 +35,19 @@ impl Source {
                 // archive is then file pages that a reload can let go of before it builds the
                 // next one, and the heap form is freed before the archive is read
                 // (loadtest/RESULTS.md, "Load path").
+                let started = std::time::Instant::now();
                 let file = bundle::write_temporary(&std::env::temp_dir(), &compiled.data)?;
+                let written = started.elapsed();
                 let warnings = compiled.warnings;
                 drop(compiled.data);
                 release_freed_memory();
                 let snapshot = Snapshot::load(file.path())?;
+                tracing::debug!(
+                    path = %file.path().display(),
+                    write_ms = written.as_millis() as u64,
+                    load_ms = (started.elapsed() - written).as_millis() as u64,
+                    "compiled inputs written and mapped"
+                );
                 Ok((snapshot, warnings))
             }
         }
@@ -57,10 +65,10 @@ impl Source {
     }
 }
 
-/// Compiling MirrorManager's XL cache peaks at ~650 MB of small heap allocations, all freed
-/// once the snapshot is built; glibc keeps those pages (fragmented arenas) unless asked, so a
-/// server fed the inputs directly would stay at its peak (measured: 660 MB RSS, 96 MB after
-/// a trim). Hands the free pages back to the kernel.
+/// Compiling MirrorManager's XL cache leaves tens of megabytes of small heap allocations
+/// freed once the compiled data is written; glibc keeps those pages (fragmented arenas) unless
+/// asked, so a server fed the inputs directly would stay near its peak. Hands the free pages
+/// back to the kernel.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases memory the allocator holds free; no pointer changes.

@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
 use super::first_wins::FirstWins;
-use super::mm_cache::{self, MirrorList, MirrorListCacheType};
+use super::mm_cache::{self, MirrorList};
+use super::mm_directory::{DirectoryDecoder, EntryError};
 use super::{continents, geoip, netblocks, read_file, InputError};
 use crate::inputs::raw::{
     DeferredDirectories, FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost,
@@ -121,9 +122,13 @@ fn read_directories(
     let mut names = Vec::with_capacity(list.mirror_list_cache.len());
     let mut entries = Vec::with_capacity(list.mirror_list_cache.len());
     let mut seen = FirstWins::new();
+    let mut registered = SeenIds::default();
+    let (mut decoder, mut dir) = (DirectoryDecoder::default(), RawDirectory::default());
     for (index, entry) in list.mirror_list_cache.iter().enumerate() {
-        let dir = mm_cache::decode_directory_hosts(w.file, index, entry)?;
-        if !seen.admit(dir.directory.clone(), |name| {
+        decoder
+            .decode_host_ids(entry, &mut dir)
+            .map_err(|e| invalid_entry(w.file, index, e))?;
+        if !seen.admit(dir.name.clone(), |name| {
             w.duplicate("MirrorListCache", name)
         }) {
             continue;
@@ -131,43 +136,61 @@ fn read_directories(
         let ids = dir
             .global
             .iter()
-            .chain(dir.by_country.iter().flat_map(|c| &c.value))
-            .chain(dir.by_host_id.iter().map(|h| &h.key));
+            .chain(dir.by_country.iter().flat_map(|(_, ids)| ids))
+            .chain(dir.by_host.iter().map(|(id, _)| id))
+            .filter(|id| registered.first(**id));
         register(&mut raw.hosts, ids);
-        names.push(dir.directory);
+        names.push(dir.name.clone());
         entries.push((index, entry.clone()));
     }
     let file = w.file.to_path_buf();
+    let decoder = Mutex::new(decoder);
     raw.deferred = Some(DeferredDirectories {
         names,
-        decode: Arc::new(move |i| {
+        decode: Arc::new(move |i, dir| {
             let Some((index, entry)) = entries.get(i) else {
                 return Err(InputError::new(&file, "", format!("no directory {i}")));
             };
-            let dir = mm_cache::decode_directory(&file, *index, entry)?;
-            Ok(raw_directory(dir))
+            // Compile decodes one directory at a time; the lock is never contended.
+            let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
+            decoder
+                .decode(entry, dir)
+                .map_err(|e| invalid_entry(&file, *index, e))
         }),
     });
     Ok(())
 }
 
-/// One decoded MirrorListCache entry as a [`RawDirectory`], moved rather than copied.
-fn raw_directory(dir: MirrorListCacheType) -> RawDirectory {
-    // ByCountryInternet2 is ignored: the production server dropped Internet2 in 3.0.7.
-    RawDirectory {
-        name: dir.directory,
-        subpath: dir.subpath.unwrap_or_default(),
-        global: dir.global,
-        by_country: dir
-            .by_country
-            .into_iter()
-            .map(|c| (c.key.to_ascii_uppercase(), c.value))
-            .collect(),
-        by_host: dir
-            .by_host_id
-            .into_iter()
-            .map(|h| (h.key, h.value))
-            .collect(),
+fn invalid_entry(file: &Path, index: usize, e: EntryError) -> InputError {
+    InputError::new(
+        file,
+        format!("MirrorListCache entry {}", index + 1),
+        format!("not a valid MirrorManager cache (protobuf MirrorList): {e}"),
+    )
+}
+
+/// The host ids a first pass has registered: each id recurs in thousands of directories, and
+/// a bit per id (for ids in `0..2^24`, MirrorManager's row ids) spares a map lookup for each
+/// recurrence. An id outside that range is always "first", which only costs the lookup.
+#[derive(Default)]
+struct SeenIds {
+    bits: Vec<u64>,
+}
+
+impl SeenIds {
+    const LIMIT: i64 = 1 << 24;
+
+    fn first(&mut self, id: i64) -> bool {
+        if !(0..Self::LIMIT).contains(&id) {
+            return true;
+        }
+        let (word, bit) = ((id / 64) as usize, id % 64);
+        if word >= self.bits.len() {
+            self.bits.resize(word + 1, 0);
+        }
+        let was = self.bits[word] & (1 << bit) != 0;
+        self.bits[word] |= 1 << bit;
+        !was
     }
 }
 

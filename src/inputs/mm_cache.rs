@@ -158,33 +158,11 @@ pub struct MirrorList {
     pub host_netblock_cache: Vec<StringRepeatedIntMap>,
     /// One encoded [`MirrorListCacheType`] per directory, each a slice of the buffer the cache
     /// was decoded from (no copy): nearly all of a cache's bytes are here, and decoding them
-    /// one at a time, as compile reaches each, is what keeps the decoded form of the whole
-    /// cache from ever being in memory at once (loadtest/RESULTS.md, "Load path"). The wire
-    /// format of a message field and a bytes field is the same.
+    /// one at a time (`mm_directory`), as compile reaches each, is what keeps the decoded form
+    /// of the whole cache from ever being in memory at once (loadtest/RESULTS.md, "Load
+    /// path"). The wire format of a message field and a bytes field is the same.
     #[prost(bytes = "bytes", repeated, tag = "16")]
     pub mirror_list_cache: Vec<Bytes>,
-}
-
-/// The parts of a [`MirrorListCacheType`] that name hosts: what a first pass over the
-/// directories needs to register every host before host ids are made dense. prost skips the
-/// other fields (the URL lists of `ByHostId` among them) without allocating.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct DirectoryHosts {
-    #[prost(string, required, tag = "1")]
-    pub directory: String,
-    #[prost(int64, repeated, packed = "false", tag = "2")]
-    pub global: Vec<i64>,
-    #[prost(message, repeated, tag = "4")]
-    pub by_country: Vec<StringRepeatedIntMap>,
-    #[prost(message, repeated, tag = "6")]
-    pub by_host_id: Vec<HostKey>,
-}
-
-/// The key of an `IntRepeatedIntMap` without its values.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct HostKey {
-    #[prost(int64, required, tag = "1")]
-    pub key: i64,
 }
 
 impl MirrorListCacheType {
@@ -210,28 +188,6 @@ pub fn decode(path: &Path, bytes: impl Into<Bytes>) -> Result<MirrorList, InputE
         ));
     }
     Ok(list)
-}
-
-/// Decodes MirrorListCache entry `index` (0-based, in file order).
-pub fn decode_directory(
-    path: &Path,
-    index: usize,
-    entry: &Bytes,
-) -> Result<MirrorListCacheType, InputError> {
-    MirrorListCacheType::decode(entry.clone()).map_err(|e| invalid(path, entry_at(index), e))
-}
-
-/// Decodes the host-naming parts of MirrorListCache entry `index`.
-pub fn decode_directory_hosts(
-    path: &Path,
-    index: usize,
-    entry: &Bytes,
-) -> Result<DirectoryHosts, InputError> {
-    DirectoryHosts::decode(entry.clone()).map_err(|e| invalid(path, entry_at(index), e))
-}
-
-fn entry_at(index: usize) -> String {
-    format!("MirrorListCache entry {}", index + 1)
 }
 
 fn invalid(path: &Path, at: impl Into<String>, e: prost::DecodeError) -> InputError {
@@ -322,7 +278,7 @@ mod tests {
                 value: vec!["CN".into()]
             }
         );
-        let first = decode_directory(&path, 0, &list.mirror_list_cache[0]).unwrap();
+        let first = MirrorListCacheType::decode(list.mirror_list_cache[0].clone()).unwrap();
         assert_eq!(
             first.directory,
             "pub/fedora/linux/releases/41/Everything/x86_64/os"

@@ -12,6 +12,7 @@ pub mod geoip;
 pub mod lines;
 pub mod mirrormanager;
 pub mod mm_cache;
+pub mod mm_directory;
 pub mod native;
 pub mod netblocks;
 pub mod raw;

@@ -98,14 +98,23 @@ pub struct RawDirectory {
 pub struct DeferredDirectories {
     /// The directory names, in source order, each once (the source applied first-wins).
     pub names: Vec<String>,
-    /// Decodes directory `i` of `names`.
-    pub decode: Arc<dyn Fn(usize) -> Result<RawDirectory, InputError> + Send + Sync>,
+    /// Decodes directory `i` of `names` into the given one, replacing what it held (and
+    /// reusing its vectors: one `RawDirectory` serves for all).
+    pub decode: Arc<DecodeDirectory>,
 }
+
+/// [`DeferredDirectories::decode`].
+pub type DecodeDirectory = dyn Fn(usize, &mut RawDirectory) -> Result<(), InputError> + Send + Sync;
 
 impl DeferredDirectories {
     /// Every directory, decoded (for tests and tools that look at all of them).
     pub fn decode_all(&self) -> Result<Vec<RawDirectory>, InputError> {
-        (0..self.names.len()).map(|i| (self.decode)(i)).collect()
+        (0..self.names.len())
+            .map(|i| {
+                let mut dir = RawDirectory::default();
+                (self.decode)(i, &mut dir).map(|()| dir)
+            })
+            .collect()
     }
 }
 

@@ -159,18 +159,23 @@ fn write_into(file: &mut File, data: &SnapshotData) -> std::io::Result<u64> {
     use std::io::{Seek, SeekFrom};
     file.write_all(&[0u8; HEADER_LEN])?;
     let (checksum, len) = {
-        let sink = ChecksummedWriter {
-            inner: std::io::BufWriter::with_capacity(1 << 20, &mut *file),
-            hasher: blake3::Hasher::new(),
-            len: 0,
-        };
-        let mut sink = rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(
+        // Buffered above the checksum, so that it hashes large chunks, not the many small
+        // pieces rkyv writes.
+        let sink = std::io::BufWriter::with_capacity(
+            1 << 20,
+            ChecksummedWriter {
+                inner: &mut *file,
+                hasher: blake3::Hasher::new(),
+                len: 0,
+            },
+        );
+        let sink = rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(
             data,
             rkyv::ser::writer::IoWriter::new(sink),
         )
         .map_err(|e| std::io::Error::other(e.to_string()))?
         .into_inner();
-        sink.inner.flush()?;
+        let sink = sink.into_inner().map_err(|e| e.into_error())?;
         (sink.hasher.finalize(), sink.len)
     };
     let header = Header {

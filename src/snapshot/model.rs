@@ -5,13 +5,13 @@
 //! prefix tables are stored flat and indexed into tries when a snapshot is loaded. Only
 //! `build::compile` creates these values; a loaded snapshot never changes them.
 
-use rkyv::{Archive, Deserialize, Serialize};
+use rkyv::{Archive, Serialize};
 
 /// A dense host index into [`SnapshotData::hosts`].
 pub type HostIdx = u32;
 
 /// The root of a bundle.
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct SnapshotData {
     pub meta: Meta,
     /// Hosts, indexed by [`HostIdx`].
@@ -44,7 +44,7 @@ pub struct SnapshotData {
 }
 
 /// Facts about the bundle itself.
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct Meta {
     /// When the input data was generated, Unix seconds (the `time=` value and the generation
     /// half of `X-Mirrorlist-Generation`).
@@ -59,7 +59,7 @@ pub struct Meta {
 }
 
 /// One mirror host.
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct Host {
     /// The source's own id (MirrorManager host id), for operators.
     pub external_id: i64,
@@ -82,7 +82,7 @@ pub const FAMILY_IPV4: u8 = 1;
 pub const FAMILY_IPV6: u8 = 2;
 
 /// One directory on the mirrors.
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct Directory {
     pub name: String,
     pub subpath: String,
@@ -90,6 +90,9 @@ pub struct Directory {
     pub global: Vec<HostIdx>,
     /// Country -> public hosts of that country, sorted by country.
     pub by_country: Vec<CountryHosts>,
+    /// The hosts of all of `by_country`; each country's are a run of them
+    /// ([`CountryHosts::hosts_at`]), flat for the reason `urls` is.
+    pub country_hosts: Vec<HostIdx>,
     /// Every host carrying the directory, sorted by host.
     pub by_host: Vec<HostUrls>,
     /// The URLs of all of `by_host`, as indices into [`SnapshotData::base_urls`]; each host's
@@ -116,6 +119,25 @@ impl Directory {
         }
         self
     }
+
+    /// Sets `by_country` and `country_hosts` from countries given with their own host lists,
+    /// in order (tests, tools).
+    pub fn with_countries<'c>(
+        mut self,
+        countries: impl IntoIterator<Item = (&'c str, Vec<HostIdx>)>,
+    ) -> Self {
+        self.by_country.clear();
+        self.country_hosts.clear();
+        for (country, hosts) in countries {
+            self.by_country.push(CountryHosts {
+                country: country.into(),
+                hosts_at: self.country_hosts.len() as u32,
+                hosts_len: hosts.len() as u32,
+            });
+            self.country_hosts.extend(hosts);
+        }
+        self
+    }
 }
 
 impl ArchivedDirectory {
@@ -128,13 +150,94 @@ impl ArchivedDirectory {
     }
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct CountryHosts {
-    pub country: String,
-    pub hosts: Vec<HostIdx>,
+    pub country: CountryCode,
+    /// Where this country's hosts start in [`Directory::country_hosts`].
+    pub hosts_at: u32,
+    /// How many there are.
+    pub hosts_len: u32,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+impl ArchivedDirectory {
+    /// The hosts of `entry`, one of this directory's `by_country` (empty if its run is out of
+    /// range, which a validated snapshot rules out).
+    pub fn hosts_of(&self, entry: &ArchivedCountryHosts) -> &[rkyv::rend::u32_le] {
+        let at = entry.hosts_at.to_native() as usize;
+        let len = entry.hosts_len.to_native() as usize;
+        self.country_hosts.get(at..at + len).unwrap_or(&[])
+    }
+}
+
+/// A country code as compile holds it, archived as a plain string: up to 14 bytes (every ISO
+/// code) inline, longer ones on the heap. The XL data has 0.7 million by-country lists, and a
+/// heap string each was 40 MB of the build's peak (loadtest/RESULTS.md, "Load path").
+#[derive(Clone, PartialEq, Eq)]
+pub enum CountryCode {
+    Inline { len: u8, bytes: [u8; 14] },
+    Heap(Box<str>),
+}
+
+impl CountryCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only `From<&str>` fills `bytes`, with a whole `str` of `len` bytes.
+            CountryCode::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            CountryCode::Heap(s) => s,
+        }
+    }
+}
+
+impl From<&str> for CountryCode {
+    fn from(s: &str) -> Self {
+        let mut bytes = [0u8; 14];
+        match bytes.get_mut(..s.len()) {
+            Some(prefix) => {
+                prefix.copy_from_slice(s.as_bytes());
+                CountryCode::Inline {
+                    len: s.len() as u8,
+                    bytes,
+                }
+            }
+            None => CountryCode::Heap(s.into()),
+        }
+    }
+}
+
+impl Default for CountryCode {
+    fn default() -> Self {
+        CountryCode::from("")
+    }
+}
+
+impl std::fmt::Debug for CountryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl Archive for CountryCode {
+    type Archived = rkyv::string::ArchivedString;
+    type Resolver = rkyv::string::StringResolver;
+
+    fn resolve(&self, resolver: Self::Resolver, out: rkyv::Place<Self::Archived>) {
+        rkyv::string::ArchivedString::resolve_from_str(self.as_str(), resolver, out);
+    }
+}
+
+impl<S: rkyv::rancor::Fallible + ?Sized> Serialize<S> for CountryCode
+where
+    S::Error: rkyv::rancor::Source,
+    str: rkyv::SerializeUnsized<S>,
+{
+    fn serialize(&self, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        rkyv::string::ArchivedString::serialize_from_str(self.as_str(), serializer)
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Archive, Serialize)]
 pub struct HostUrls {
     pub host: HostIdx,
     /// Where this host's URLs start in [`Directory::urls`]; they are in source order.
@@ -157,14 +260,14 @@ impl HostUrls {
     }
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct FileEntry {
     pub name: String,
     /// Newest first. The first describes the file; the rest become metalink alternates.
     pub details: Vec<FileDetails>,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct RepoArch {
     /// `"<repo>+<arch>"`.
     pub key: String,
@@ -174,7 +277,7 @@ pub struct RepoArch {
     pub repodata: Option<u32>,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct RepoRedirect {
     pub from: String,
     pub to: String,
@@ -182,51 +285,51 @@ pub struct RepoRedirect {
 
 /// An IPv4 or IPv6 network: the address bits left-aligned in a `u128` for IPv6, or in the
 /// low 32 bits for IPv4.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Archive, Serialize)]
 pub struct Net {
     pub v6: bool,
     pub bits: u128,
     pub len: u8,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct NetHosts {
     pub net: Net,
     pub hosts: Vec<HostIdx>,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct NetAsn {
     pub net: Net,
     pub asn: u32,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct AsnHosts {
     pub asn: u32,
     pub hosts: Vec<HostIdx>,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct NetCountry {
     pub net: Net,
     pub country: String,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct CountryContinent {
     pub country: String,
     pub continent: String,
 }
 
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub struct Continent {
     pub code: String,
     pub members: Vec<String>,
 }
 
 /// The geo database embedded in the bundle.
-#[derive(Debug, Default, Clone, Archive, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Archive, Serialize)]
 pub enum Geo {
     #[default]
     None,
@@ -271,9 +374,7 @@ impl ArchivedNet {
 }
 
 /// Checksums, size and time of one version of a file (MirrorManager's FileDetailsType).
-#[derive(
-    Debug, Default, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
-)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize)]
 pub struct FileDetails {
     pub timestamp: u64,
     pub size: u64,
@@ -284,7 +385,7 @@ pub struct FileDetails {
 }
 
 /// One input file and its digest, recorded in the bundle.
-#[derive(Debug, Default, Clone, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(Debug, Default, Clone, rkyv::Archive, rkyv::Serialize)]
 pub struct InputDigest {
     /// The file's path as given on the command line.
     pub path: String,

@@ -80,6 +80,8 @@ impl Bounds {
     fn directory(&self, d: &ArchivedDirectory) -> Result<(), String> {
         let name = || format!("directory {:?}", d.name.as_str());
         self.hosts_ok(d.global.as_slice(), &name)?;
+        self.hosts_ok(d.country_hosts.as_slice(), &name)?;
+        let runs = d.country_hosts.len();
         let mut prev_country: Option<&str> = None;
         for c in d.by_country.iter() {
             let country = c.country.as_str();
@@ -87,7 +89,13 @@ impl Bounds {
                 return Err(format!("{} are not sorted at {country:?}", name()));
             }
             prev_country = Some(country);
-            self.hosts_ok(c.hosts.as_slice(), &name)?;
+            let end = c.hosts_at.to_native() as u64 + u64::from(c.hosts_len.to_native());
+            if end > runs as u64 {
+                return Err(format!(
+                    "{}: {country:?}'s hosts end at {end}, past the {runs} listed",
+                    name()
+                ));
+            }
         }
         let urls = self.urls;
         if let Some(u) = max_index(d.urls.as_slice()).filter(|&u| u as usize >= urls) {
@@ -185,7 +193,7 @@ fn sorted<T: Ord + std::fmt::Debug>(
 #[cfg(test)]
 mod tests {
     use super::super::bundle;
-    use super::super::model::{CountryHosts, Directory, Host, SnapshotData};
+    use super::super::model::{Directory, Host, SnapshotData};
     use super::check;
 
     /// Two hosts, one URL, one directory carried by both.
@@ -201,19 +209,10 @@ mod tests {
             directories: vec![Directory {
                 name: "pub/fedora".into(),
                 global: vec![0, 1],
-                by_country: vec![
-                    CountryHosts {
-                        country: "DE".into(),
-                        hosts: vec![0],
-                    },
-                    CountryHosts {
-                        country: "SE".into(),
-                        hosts: vec![1],
-                    },
-                ],
                 ..Directory::default()
             }
-            .with_hosts([(0, true, vec![0]), (1, true, vec![0])])],
+            .with_hosts([(0, true, vec![0]), (1, true, vec![0])])
+            .with_countries([("DE", vec![0]), ("SE", vec![1])])],
             ..SnapshotData::default()
         }
     }
@@ -228,12 +227,16 @@ mod tests {
     fn each_kind_of_bad_index_or_order_is_found() {
         assert_eq!(checked(&good()), Ok(()));
         type Break = fn(&mut Directory);
-        let cases: [(Break, &str); 6] = [
+        let cases: [(Break, &str); 7] = [
             (|d| d.global[1] = 2, "names host #2, but there are 2 hosts"),
-            (|d| d.by_country[1].hosts = vec![0, 7], "names host #7"),
+            (|d| d.country_hosts[1] = 7, "names host #7"),
             (
                 |d| d.by_country[1].country = "AT".into(),
                 "are not sorted at \"AT\"",
+            ),
+            (
+                |d| d.by_country[1].hosts_len = 2,
+                "\"SE\"'s hosts end at 3, past the 2",
             ),
             (|d| d.by_host[1].host = 0, "are not sorted at 0"),
             (|d| d.urls[1] = 3, "names URL #3, but there are 1"),
