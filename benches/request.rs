@@ -1,5 +1,7 @@
 //! Request-path benchmarks (issue 6): select + render for one request, select alone, the whole HTTP handler
-//! without the socket, bundle load, and the prefix lookups.
+//! without the socket, and the prefix lookups; and the load path (issue 14): compiling, reading
+//! the same data as MirrorManager's protobuf cache (both passes over its directories),
+//! writing a bundle to a temporary file, and loading one.
 //!
 //! The data is synthetic and built in code, so the benchmarks read no file outside the crate:
 //! a `RawData` sized like `gen_mm_dataset.py`'s default output (400 hosts, ~4,000 directories,
@@ -19,8 +21,10 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::SystemTime;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use prost::Message;
 use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -29,6 +33,11 @@ use mirrorlist::answer::request::{Mode, Params};
 use mirrorlist::answer::select::{select, Criteria};
 use mirrorlist::answer::{answer, Client, Settings};
 use mirrorlist::build::compile;
+use mirrorlist::inputs::mirrormanager::{self, HostIds};
+use mirrorlist::inputs::mm_cache::{
+    self, IntIntMap, IntRepeatedIntMap, IntStringMap, MirrorList, MirrorListCacheType,
+    StringRepeatedIntMap,
+};
 use mirrorlist::inputs::raw::{FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch};
 use mirrorlist::server::service::handle;
 use mirrorlist::server::AppState;
@@ -619,6 +628,7 @@ fn lookup_benches(c: &mut Criterion) {
 
 fn load_benches(c: &mut Criterion) {
     let size = Size::pick();
+    let raw = synthetic(&size);
     let data = compiled(&size);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.bundle");
@@ -629,7 +639,94 @@ fn load_benches(c: &mut Criterion) {
     group.bench_function("load", |b| {
         b.iter(|| black_box(Snapshot::load(&path).unwrap()))
     });
+    group.bench_function("write_temporary", |b| {
+        b.iter(|| black_box(bundle::write_temporary(dir.path(), &data).unwrap()))
+    });
     group.finish();
+
+    let mut group = c.benchmark_group("build");
+    group.sample_size(10);
+    group.bench_function("compile", |b| {
+        b.iter_batched(
+            || raw.clone(),
+            |raw| black_box(compile(raw, "native", 1_767_225_600).unwrap()),
+            BatchSize::LargeInput,
+        )
+    });
+    // The same data as MirrorManager's cache: what a drop-in server reads.
+    let cache = Bytes::from(as_mm_cache(&raw).encode_to_vec());
+    let cache_path = std::path::Path::new("bench.proto");
+    group.throughput(Throughput::Bytes(cache.len() as u64));
+    group.bench_function("mm_cache_read_and_compile", |b| {
+        b.iter(|| {
+            let list = mm_cache::decode(cache_path, cache.clone()).unwrap();
+            let raw = mirrormanager::from_cache_with(cache_path, &list, HostIds::Tables).unwrap();
+            black_box(compile(raw, "mirrormanager", 1_767_225_600).unwrap())
+        })
+    });
+    group.finish();
+}
+
+/// `raw` as MirrorManager's cache: host tables, URLs, and one MirrorListCache entry per
+/// directory (the side tables the request benchmarks need are left out).
+fn as_mm_cache(raw: &RawData) -> MirrorList {
+    MirrorList {
+        time: raw.generated_at,
+        hc_url_cache: raw
+            .base_urls
+            .iter()
+            .map(|(&key, url)| IntStringMap {
+                key,
+                value: url.clone(),
+            })
+            .collect(),
+        host_country_cache: raw
+            .hosts
+            .iter()
+            .map(|(&key, h)| IntStringMap {
+                key,
+                value: h.country.clone(),
+            })
+            .collect(),
+        host_bandwidth_cache: raw
+            .hosts
+            .iter()
+            .map(|(&key, h)| IntIntMap {
+                key,
+                value: h.bandwidth.unwrap_or(1),
+            })
+            .collect(),
+        mirror_list_cache: raw
+            .directories
+            .iter()
+            .map(|d| {
+                MirrorListCacheType {
+                    directory: d.name.clone(),
+                    subpath: Some(d.subpath.clone()),
+                    global: d.global.clone(),
+                    by_country: d
+                        .by_country
+                        .iter()
+                        .map(|(key, value)| StringRepeatedIntMap {
+                            key: key.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    by_host_id: d
+                        .by_host
+                        .iter()
+                        .map(|(key, value)| IntRepeatedIntMap {
+                            key: *key,
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                }
+                .to_entry()
+            })
+            .collect(),
+        ..Default::default()
+    }
 }
 
 criterion_group!(benches, request_benches, lookup_benches, load_benches);

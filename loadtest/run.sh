@@ -16,8 +16,8 @@
 #   mixed       every path of the generator's requests.txt in turn (mixed.lua)
 #
 # and, on the XL dataset, the same four at 100 connections (cost must not grow with the data).
-# The baseline answers a fixed 15 KB body to every path (a second one answers a body the size
-# of the metalink answer, that answer's own ceiling). They run alongside, with one URL and with
+# The baseline answers a fixed body the size of our mirrorlist answer to every path (a second
+# one answers a body the size of the metalink answer, that answer's own ceiling). They run alongside, with one URL and with
 # mixed.lua, just before our runs at each connection count, so that each of our rows is
 # compared with a baseline run under the same wrk load and the same background.
 # Client addresses go in `ip=` (loopback peers are trusted by default).
@@ -28,6 +28,7 @@
 #   DATA_DIR=loadtest/.data   holds default/ and xl/ (made if missing)
 #   MM_GENERATOR=loadtest/generator/gen_mm_dataset.py   the dataset generator
 #   XL=1               also run the XL dataset (0: skip; it is ~45 MB to generate)
+#   STATS_LOG=1        our server writes the statistics log (-l), as in production (0: off)
 #   PORT=18080 BASE_PORT=18081 BASE_ML_PORT=18082   ports for our server, the baseline, and
 #                      the baseline with a metalink-sized body
 #   NICE=-10           niceness of the servers and wrk when run as root (0: leave as is), so
@@ -44,6 +45,7 @@ WRK_THREADS="${WRK_THREADS:-2}"
 WARMUP="${WARMUP:-2s}"
 DATA_DIR="${DATA_DIR:-$here/.data}"
 XL="${XL:-1}"
+STATS_LOG="${STATS_LOG:-1}"
 PORT="${PORT:-18080}"
 BASE_PORT="${BASE_PORT:-18081}"
 BASE_ML_PORT="${BASE_ML_PORT:-18082}"
@@ -186,6 +188,8 @@ measure() { # server pid dataset request conns port path|@mixed
     args+=(-s "$here/report.lua" "http://127.0.0.1:$port$target")
   fi
   local m0 m1 wrk_cpu TIMEFORMAT='%U %S'
+  # The statistics log starts each run empty (it is opened for appending), so it stays small.
+  [[ "$server" == baseline || ! -f "$OUT_DIR/statistics.log" ]] || : >"$OUT_DIR/statistics.log"
   t0=$(cpu_ticks "$pid")
   m0=$(machine_ticks)
   # `time` reports wrk's own CPU (user, system) on stderr; the output goes to a file.
@@ -215,22 +219,28 @@ admin=()
 # The baseline and our server run side by side (the idle one costs nothing), and each of our
 # runs comes right after the baseline run it is compared with, so a change in what else the
 # machine is doing shows in both.
-start_server baseline "$BASE_PORT" "$baseline" "$BASE_PORT"
-base_pid=$started_pid
-warm "$BASE_PORT" "$ml_path"
-# The metalink answer's size, from our server on the default bundle.
+# The answers' sizes, from our server on the default bundle: each baseline sends as many bytes.
 start_server mirrorlist-size "$PORT" "$bin" serve --bundle "$OUT_DIR/default.bundle" --port "$PORT" "${admin[@]}"
+ml_bytes=$(curl -s "http://127.0.0.1:$PORT$ml_path" | wc -c)
 mk_bytes=$(curl -s "http://127.0.0.1:$PORT$mk_path" | wc -c)
 kill "$started_pid"
 wait "$started_pid" 2>/dev/null || true
-pids=("$base_pid")
-say "metalink answer: $mk_bytes bytes"
+pids=()
+say "mirrorlist answer: $ml_bytes bytes; metalink answer: $mk_bytes bytes"
+start_server baseline "$BASE_PORT" "$baseline" "$BASE_PORT" "$ml_bytes"
+base_pid=$started_pid
+warm "$BASE_PORT" "$ml_path"
 start_server baseline-metalink "$BASE_ML_PORT" "$baseline" "$BASE_ML_PORT" "$mk_bytes"
 base_ml_pid=$started_pid
 warm "$BASE_ML_PORT" "$mk_path"
+# As in production, our server writes MirrorManager's statistics line for every answer.
+stats=()
+if [[ "$STATS_LOG" == 1 ]]; then
+  stats=(-l "$OUT_DIR/statistics.log")
+fi
 for ds in "${datasets[@]}"; do
   say "mirrorlist on $ds"
-  start_server "mirrorlist-$ds" "$PORT" "$bin" serve --bundle "$OUT_DIR/$ds.bundle" --port "$PORT" "${admin[@]}"
+  start_server "mirrorlist-$ds" "$PORT" "$bin" serve --bundle "$OUT_DIR/$ds.bundle" --port "$PORT" "${admin[@]}" "${stats[@]}"
   our_pid=$started_pid
   warm "$PORT" "$ml_path"
   conns_here="$CONNS"
@@ -282,7 +292,8 @@ awk -F'\t' -v clk="$clk" '
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, wrk -t$WRK_THREADS -d$DURATION, all on 127.0.0.1"
   echo "mirrorlist/metalink: $best, ip=$plain_ip ($best_n hosts); netblock: ip=$netblock_ip ($netblock_n hosts); mixed: $mixed_file"
-  echo "baseline 'url' rows: one URL (15 KB fixed body); 'url-metalink': the metalink answer's size ($mk_bytes B);"
+  echo "statistics log: $([[ "$STATS_LOG" == 1 ]] && echo on || echo off)."
+  echo "baseline 'url' rows: the mirrorlist answer's size ($ml_bytes B); 'url-metalink': the metalink answer's size ($mk_bytes B);"
   echo "'mixed' rows: mixed.lua paths. Each of our rows is compared with the baseline row of its kind above it. CPU % is of one core"
   echo "($(nproc) cores: $(($(nproc) * 100))% in all); 'other' is the machine's busy time less the server and wrk."
   echo

@@ -584,14 +584,24 @@ fn merge_host_lists<K: Ord>(
 
 /// The global network-to-ASN table; the first ASN listed for a network wins.
 fn compile_global_asn(raw_global_asn: Vec<(ipnet::IpNet, u32)>) -> Vec<NetAsn> {
-    let mut asn_nets: BTreeMap<NetKey, u32> = BTreeMap::new();
-    for (net, asn) in raw_global_asn {
-        asn_nets.entry(NetKey::from(net)).or_insert(asn);
-    }
-    asn_nets
+    first_per_net(raw_global_asn)
         .into_iter()
-        .map(|(k, asn)| NetAsn { net: k.0, asn })
+        .map(|(net, asn)| NetAsn { net, asn })
         .collect()
+}
+
+/// `list` sorted by network (see [`NetKey`]), the first listed entry of each network kept. A
+/// stable sort and a pass, rather than a map: the global table has tens of thousands.
+fn first_per_net<T>(list: Vec<(ipnet::IpNet, T)>) -> Vec<(Net, T)> {
+    let mut keyed: Vec<(NetKey, T)> = list
+        .into_iter()
+        .map(|(net, v)| (NetKey::from(net), v))
+        .collect();
+    if !keyed.is_sorted_by(|a, b| a.0 < b.0) {
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    keyed.dedup_by(|later, first| later.0 == first.0);
+    keyed.into_iter().map(|(k, v)| (k.0, v)).collect()
 }
 
 /// The country-to-continent table and its inverse, each continent with its member countries.
@@ -631,13 +641,12 @@ fn push_unique(list: &mut Vec<HostIdx>, h: HostIdx) {
 
 /// Networks sorted so that equal networks are adjacent and the first listed one wins.
 fn net_countries(list: Vec<(ipnet::IpNet, String)>) -> Vec<NetCountry> {
-    let mut map: BTreeMap<NetKey, String> = BTreeMap::new();
-    for (net, country) in list {
-        map.entry(NetKey::from(net))
-            .or_insert_with(|| country.to_ascii_uppercase());
-    }
-    map.into_iter()
-        .map(|(k, country)| NetCountry { net: k.0, country })
+    first_per_net(list)
+        .into_iter()
+        .map(|(net, country)| NetCountry {
+            net,
+            country: country.to_ascii_uppercase(),
+        })
         .collect()
 }
 

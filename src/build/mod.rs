@@ -7,7 +7,7 @@ pub mod source;
 
 use std::path::PathBuf;
 
-use crate::inputs::mirrormanager::{self, MmPaths};
+use crate::inputs::mirrormanager::{self, HostIds, MmPaths};
 use crate::inputs::{native, InputError};
 pub use compile::{compile, CompileError, Compiled};
 
@@ -32,15 +32,25 @@ pub enum BuildError {
 /// Reads and compiles `inputs`.
 pub fn read_and_compile(inputs: &Inputs) -> Result<Compiled, BuildError> {
     let started = std::time::Instant::now();
-    let (raw, kind) = match inputs {
-        Inputs::MirrorManager(paths) => (mirrormanager::read(paths)?, "mirrormanager"),
-        Inputs::Native(dir) => (native::read(dir)?, "native"),
+    let now = crate::clock::unix_now();
+    let compiled = match inputs {
+        Inputs::Native(dir) => compile(native::read(dir)?, "native", now)?,
+        Inputs::MirrorManager(paths) => {
+            let raw = mirrormanager::read_with(paths, HostIds::Tables)?;
+            match compile(raw, "mirrormanager", now) {
+                Err(CompileError::UnknownHost { host, .. }) => {
+                    tracing::debug!(
+                        host,
+                        "a directory names a host the host tables lack; reading again"
+                    );
+                    compile(mirrormanager::read(paths)?, "mirrormanager", now)?
+                }
+                compiled => compiled?,
+            }
+        }
     };
-    let read = started.elapsed();
-    let compiled = compile(raw, kind, crate::clock::unix_now())?;
     tracing::debug!(
-        read_ms = read.as_millis() as u64,
-        compile_ms = (started.elapsed() - read).as_millis() as u64,
+        ms = started.elapsed().as_millis() as u64,
         "inputs read and compiled"
     );
     Ok(compiled)

@@ -31,25 +31,50 @@ pub struct MmPaths {
     pub geoip: PathBuf,
 }
 
+/// Where the reader learns which hosts exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostIds {
+    /// The host tables, and every id a directory names: a host only a directory names is
+    /// registered (compile gives it weight 1, with a warning). The first pass reads every
+    /// directory's host ids.
+    Everywhere,
+    /// The host tables only: the first pass reads directory names and nothing else. Compile
+    /// then refuses a directory naming any other host (`CompileError::UnknownHost`), and the
+    /// caller reads again with `Everywhere`. MirrorManager's generator puts every host in the
+    /// tables, so this saves a walk over the whole cache (loadtest/RESULTS.md, "Load path").
+    Tables,
+}
+
 /// Reads all four files into one [`RawData`]. The caller records the source kind.
 pub fn read(paths: &MmPaths) -> Result<RawData, InputError> {
+    read_with(paths, HostIds::Everywhere)
+}
+
+/// [`read`], learning host ids as `host_ids` says.
+///
+/// The side files do not depend on the cache, so they are read and parsed (and all four
+/// files digested) on a second thread while this one walks the cache.
+pub fn read_with(paths: &MmPaths, host_ids: HostIds) -> Result<RawData, InputError> {
     let cache_bytes = Bytes::from(read_file(&paths.cache)?);
     let list = mm_cache::decode(&paths.cache, cache_bytes.clone())?;
-    let global_bytes = read_file(&paths.global_netblocks)?;
-    let csv_bytes = read_file(&paths.cccsv)?;
-    let mmdb = geoip::read_mmdb(&paths.geoip)?;
-
-    let mut raw = from_cache(&paths.cache, &list)?;
-    raw.global_asn = netblocks::parse_global(
-        &paths.global_netblocks,
-        utf8(&paths.global_netblocks, &global_bytes)?,
-        &mut raw.warnings,
-    )?;
-    let mut continents = continents::parse_csv(
-        &paths.cccsv,
-        utf8(&paths.cccsv, &csv_bytes)?,
-        &mut raw.warnings,
-    )?;
+    let side_files = || SideFiles::read(paths, &cache_bytes);
+    let (raw, side) = std::thread::scope(|scope| {
+        let side = std::thread::Builder::new()
+            .name("side-files".into())
+            .spawn_scoped(scope, side_files);
+        let raw = from_cache_with(&paths.cache, &list, host_ids);
+        let side = match side {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => side_files(), // no thread to spare: one after the other
+        };
+        (raw, side)
+    });
+    let (mut raw, side) = (raw?, side?);
+    raw.global_asn = side.global_asn;
+    raw.warnings.extend(side.warnings);
+    let mut continents = side.continents;
     apply_continent_redirects(
         &paths.cache,
         &list,
@@ -58,14 +83,49 @@ pub fn read(paths: &MmPaths) -> Result<RawData, InputError> {
         &mut raw.warnings,
     );
     raw.country_continent = continents;
-    raw.inputs = vec![
-        InputDigest::of(&paths.cache, &cache_bytes),
-        InputDigest::of(&paths.global_netblocks, &global_bytes),
-        InputDigest::of(&paths.cccsv, &csv_bytes),
-        InputDigest::of(&paths.geoip, &mmdb),
-    ];
-    raw.geo = RawGeo::Mmdb(mmdb);
+    raw.inputs = side.inputs;
+    raw.geo = RawGeo::Mmdb(side.mmdb);
     Ok(raw)
+}
+
+/// The global netblocks, the continents and the GeoIP database, parsed, and the digests of
+/// all four files.
+struct SideFiles {
+    global_asn: Vec<(ipnet::IpNet, u32)>,
+    continents: BTreeMap<String, String>,
+    mmdb: Vec<u8>,
+    inputs: Vec<InputDigest>,
+    /// The netblocks' warnings, then the CSV's.
+    warnings: Vec<String>,
+}
+
+impl SideFiles {
+    fn read(paths: &MmPaths, cache_bytes: &[u8]) -> Result<SideFiles, InputError> {
+        let global_bytes = read_file(&paths.global_netblocks)?;
+        let csv_bytes = read_file(&paths.cccsv)?;
+        let mmdb = geoip::read_mmdb(&paths.geoip)?;
+        let mut warnings = Vec::new();
+        let global_asn = netblocks::parse_global(
+            &paths.global_netblocks,
+            utf8(&paths.global_netblocks, &global_bytes)?,
+            &mut warnings,
+        )?;
+        let continents =
+            continents::parse_csv(&paths.cccsv, utf8(&paths.cccsv, &csv_bytes)?, &mut warnings)?;
+        let inputs = vec![
+            InputDigest::of(&paths.cache, cache_bytes),
+            InputDigest::of(&paths.global_netblocks, &global_bytes),
+            InputDigest::of(&paths.cccsv, &csv_bytes),
+            InputDigest::of(&paths.geoip, &mmdb),
+        ];
+        Ok(SideFiles {
+            global_asn,
+            continents,
+            mmdb,
+            inputs,
+            warnings,
+        })
+    }
 }
 
 /// Maps everything the cache alone describes: hosts, URLs, directories, file details, repos,
@@ -78,6 +138,15 @@ pub fn read(paths: &MmPaths) -> Result<RawData, InputError> {
 /// (field 16) last, an empty one is what such a cut looks like. A server with no directories
 /// could answer nothing anyway.
 pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError> {
+    from_cache_with(file, list, HostIds::Everywhere)
+}
+
+/// [`from_cache`], learning host ids as `host_ids` says.
+pub fn from_cache_with(
+    file: &Path,
+    list: &MirrorList,
+    host_ids: HostIds,
+) -> Result<RawData, InputError> {
     if list.mirror_list_cache.is_empty() {
         return Err(InputError::new(
             file,
@@ -103,7 +172,7 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
             raw.base_urls.insert(url.key, url.value.clone());
         },
     );
-    read_directories(&mut w, list, &mut raw)?;
+    read_directories(&mut w, list, &mut raw, host_ids)?;
     read_file_details(&mut w, list, &mut raw);
     read_repos(&mut w, list, &mut raw);
     read_networks(&mut w, list, &mut raw);
@@ -112,12 +181,14 @@ pub fn from_cache(file: &Path, list: &MirrorList) -> Result<RawData, InputError>
     Ok(raw)
 }
 
-/// MirrorListCache, first pass: every host a directory names is registered, and the first
-/// entry of each directory name is kept, still encoded; compile decodes each in turn.
+/// MirrorListCache, first pass: the first entry of each directory name is kept, still encoded
+/// (compile decodes each in turn), and with `HostIds::Everywhere` every host a directory names
+/// is registered.
 fn read_directories(
     w: &mut Warner<'_>,
     list: &MirrorList,
     raw: &mut RawData,
+    host_ids: HostIds,
 ) -> Result<(), InputError> {
     let mut names = Vec::with_capacity(list.mirror_list_cache.len());
     let mut entries = Vec::with_capacity(list.mirror_list_cache.len());
@@ -125,9 +196,11 @@ fn read_directories(
     let mut registered = SeenIds::default();
     let (mut decoder, mut dir) = (DirectoryDecoder::default(), RawDirectory::default());
     for (index, entry) in list.mirror_list_cache.iter().enumerate() {
-        decoder
-            .decode_host_ids(entry, &mut dir)
-            .map_err(|e| invalid_entry(w.file, index, e))?;
+        match host_ids {
+            HostIds::Everywhere => decoder.decode_host_ids(entry, &mut dir),
+            HostIds::Tables => decoder.decode_name(entry, &mut dir),
+        }
+        .map_err(|e| invalid_entry(w.file, index, e))?;
         if !seen.admit(dir.name.clone(), |name| {
             w.duplicate("MirrorListCache", name)
         }) {

@@ -54,6 +54,12 @@ impl DirectoryDecoder {
         self.walk(entry, dir, Fields::HostIds)
     }
 
+    /// Only the directory's name (`Directory`, normally its first field); the rest is left
+    /// empty. What the first pass needs when the host tables list every host.
+    pub fn decode_name(&mut self, entry: &[u8], dir: &mut RawDirectory) -> Result<(), EntryError> {
+        self.walk(entry, dir, Fields::Name)
+    }
+
     fn walk(
         &mut self,
         mut entry: &[u8],
@@ -68,7 +74,15 @@ impl DirectoryDecoder {
         while buf.has_remaining() {
             let (tag, wire) = decode_key(buf)?;
             match tag {
-                1 => read_string(buf, wire, &mut dir.name)?,
+                1 => {
+                    read_string(buf, wire, &mut dir.name)?;
+                    if fields == Fields::Name {
+                        break;
+                    }
+                }
+                _ if fields == Fields::Name => {
+                    skip_field(wire, tag, buf, DecodeContext::default())?
+                }
                 2 => read_int64s(buf, wire, &mut dir.global)?,
                 3 => read_string(buf, wire, &mut dir.subpath)?,
                 4 => {
@@ -116,6 +130,7 @@ impl DirectoryDecoder {
 enum Fields {
     All,
     HostIds,
+    Name,
 }
 
 fn expect(wire: WireType, want: WireType) -> Result<(), EntryError> {
@@ -270,6 +285,9 @@ mod tests {
             assert_eq!(ids(&dir), ids(&want));
             assert!(dir.by_country.iter().all(|c| c.0.is_empty()));
             assert!(dir.by_host.iter().all(|h| h.1.is_empty()));
+            decoder.decode_name(entry, &mut dir).unwrap();
+            assert_eq!(dir.name, want.name);
+            assert!(dir.global.is_empty() && dir.by_country.is_empty() && dir.by_host.is_empty());
         }
     }
 
