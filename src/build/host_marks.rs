@@ -2,7 +2,7 @@
 //! ("does it carry host h, and where?", "is h in this list yet?") in constant time.
 //!
 //! Directories carry up to a few hundred hosts, and asking those questions by scanning or
-//! binary search was a fifth of compiling the XL cache (loadtest/RESULTS.md, "Load path").
+//! binary search was 12 % of compiling the XL cache (loadtest/RESULTS.md, "Load path").
 
 use crate::snapshot::model::HostIdx;
 

@@ -2,7 +2,7 @@
 //! database row ids), a hash map when they do not.
 //!
 //! Compiling the XL cache looks an id up about four million times (every host and URL of every
-//! directory); with a hash map that was a tenth of the build (loadtest/RESULTS.md, "Load path").
+//! directory); with a hash map that was 7 % of the build's CPU (loadtest/RESULTS.md, "Load path").
 
 use std::collections::HashMap;
 

@@ -34,7 +34,7 @@ impl Source {
                 // Written to a file and mapped like a bundle, not kept on the heap: the
                 // archive is then file pages that a reload can let go of before it builds the
                 // next one, and the heap form is freed before the archive is read
-                // (loadtest/RESULTS.md, "Load path").
+                // (decision 21; loadtest/RESULTS.md, "Load path").
                 let started = std::time::Instant::now();
                 let file = bundle::write_temporary(&std::env::temp_dir(), &compiled.data)?;
                 let written = started.elapsed();

@@ -41,7 +41,7 @@ pub enum HostIds {
     /// The host tables only: the first pass reads directory names and nothing else. Compile
     /// then refuses a directory naming any other host (`CompileError::UnknownHost`), and the
     /// caller reads again with `Everywhere`. MirrorManager's generator puts every host in the
-    /// tables, so this saves a walk over the whole cache (loadtest/RESULTS.md, "Load path").
+    /// tables, so this saves a walk over the whole cache (decision 23).
     Tables,
 }
 

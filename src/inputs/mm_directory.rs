@@ -8,7 +8,8 @@
 //! (`decode_key`, `decode_varint`, `skip_field`, the functions its derived decoders call), and the
 //! vectors keep their capacity between directories. The result is what decoding the
 //! [`MirrorListCacheType`](super::mm_cache::MirrorListCacheType) schema type and converting it
-//! gives; a test checks that on every entry of the sample cache and on generated ones.
+//! gives; a test checks that on every entry of the sample cache and on generated ones
+//! (decision 23).
 
 use prost::bytes::Buf;
 use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};

@@ -98,7 +98,7 @@ pub struct Directory {
     /// The URLs of all of `by_host`, as indices into [`SnapshotData::base_urls`]; each host's
     /// are a run of them ([`HostUrls::urls_at`]). One flat list rather than one per host: the
     /// XL data has 1.9 million host entries, and a list each was most of what compiling it
-    /// allocated (loadtest/RESULTS.md, "Load path").
+    /// allocated (decision 22).
     pub urls: Vec<u32>,
     /// Files with metalink details, sorted by name.
     pub files: Vec<FileEntry>,
@@ -170,8 +170,9 @@ impl ArchivedDirectory {
 }
 
 /// A country code as compile holds it, archived as a plain string: up to 14 bytes (every ISO
-/// code) inline, longer ones on the heap. The XL data has 0.7 million by-country lists, and a
-/// heap string each was 40 MB of the build's peak (loadtest/RESULTS.md, "Load path").
+/// code) inline, longer ones on the heap. The XL data has 0.7 million by-country lists; with a
+/// heap string and a host list each they were 58 MB of a drop-in start's peak (214 MB, 156 MB
+/// without; loadtest/RESULTS.md, "Load path").
 #[derive(Clone, PartialEq, Eq)]
 pub enum CountryCode {
     Inline { len: u8, bytes: [u8; 14] },

@@ -2,6 +2,7 @@
 //! and what `--watch` watches. Their shared helpers are in `support::reload`.
 
 mod burst;
+mod dropin;
 mod load;
 mod refusals;
 mod watch;

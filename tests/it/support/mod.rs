@@ -33,8 +33,8 @@ pub mod signal;
 pub mod wait;
 
 pub use fixtures::{
-    arg, copy_data, data_copy, data_dir, free_port, mm_small, replace_atomically, sample_args,
-    tempdir, METALINK, MIRRORLIST,
+    arg, copy_data, data_copy, data_dir, free_port, mm_small, mm_small_args, replace_atomically,
+    sample_args, tempdir, METALINK, MIRRORLIST,
 };
 pub use http::{get, parse_response, request_raw, KeepAlive, Response, IO_LIMIT};
 pub use server::{without_mirrorlist_env, Server};
