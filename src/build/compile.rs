@@ -251,7 +251,7 @@ impl UrlTable {
 }
 
 /// Directories, sorted by name; the first of two with one name wins. Deferred ones are decoded
-/// one at a time, each dropped once compiled. File details are taken out of `file_details` by
+/// one at a time, into one `RawDirectory` reused for all. File details are taken out of `file_details` by
 /// directory name; those left over name no directory and are warned about.
 fn compile_directories(
     raw_dirs: Vec<RawDirectory>,

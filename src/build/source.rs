@@ -36,14 +36,16 @@ impl Source {
                 // next one, and the heap form is freed before the archive is read
                 // (decision 21; loadtest/RESULTS.md, "Load path").
                 let started = std::time::Instant::now();
-                let file = bundle::write_temporary(&std::env::temp_dir(), &compiled.data)?;
+                let dir = std::env::temp_dir();
+                let file = bundle::write_temporary(&dir, &compiled.data)?;
                 let written = started.elapsed();
                 let warnings = compiled.warnings;
                 drop(compiled.data);
                 release_freed_memory();
-                let snapshot = Snapshot::load(file.path())?;
+                let label = dir.join("(compiled inputs)");
+                let snapshot = Snapshot::load_file(&label, &file)?;
                 tracing::debug!(
-                    path = %file.path().display(),
+                    dir = %dir.display(),
                     write_ms = written.as_millis() as u64,
                     load_ms = (started.elapsed() - written).as_millis() as u64,
                     "compiled inputs written and mapped"

@@ -52,8 +52,8 @@ pub struct InputArgs {
     /// A directory in the native readable format (see data/README.md).
     #[arg(long, value_name = "DIR", env = "MIRRORLIST_SOURCE")]
     pub source: Option<PathBuf>,
-    /// MirrorManager's protobuf cache (mirrorlist_cache.proto). Compiled at every load into
-    /// an unnamed bundle file in $TMPDIR (default /tmp), mapped, and deleted once mapped.
+    /// MirrorManager's protobuf cache (mirrorlist_cache.proto). Compiled at every load into a
+    /// temporary bundle file without a name in $TMPDIR (default /tmp), and mapped.
     #[arg(short = 'c', long = "cache", value_name = "CACHE")]
     pub cache: Option<PathBuf>,
     /// MirrorManager's global netblocks file (prefix -> ASN).

@@ -91,9 +91,9 @@ pub struct RawDirectory {
 
 /// Directories still encoded in their source, by name, each decoded when compile reaches it.
 ///
-/// MirrorManager's cache is nearly all directories; decoding them one at a time, and dropping
-/// each once compiled, keeps the decoded form of all of them from being in memory at once
-/// (with the XL cache, 410 MB of small allocations; loadtest/RESULTS.md, "Load path").
+/// MirrorManager's cache is nearly all directories; decoding them one at a time, each into the
+/// vectors of the one before, keeps the decoded form of all of them from being in memory at
+/// once (with the XL cache, 410 MB of small allocations; loadtest/RESULTS.md, "Load path").
 #[derive(Clone)]
 pub struct DeferredDirectories {
     /// The directory names, in source order, each once (the source applied first-wins).

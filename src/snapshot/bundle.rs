@@ -130,25 +130,18 @@ pub fn write(path: &Path, data: &SnapshotData) -> Result<u64, BundleError> {
     Ok(written)
 }
 
-/// Writes `data` as a bundle into a new unnamed-on-close temporary file in `dir`, not fsynced
-/// (it is a cache of inputs that are still there): what a server given MirrorManager's files
-/// maps, so that the archive is file pages a reload can let go of rather than heap
-/// (loadtest/RESULTS.md, "Load path"). The file is deleted when the returned handle drops; a
-/// mapping made before that stays valid.
-pub fn write_temporary(
-    dir: &Path,
-    data: &SnapshotData,
-) -> Result<tempfile::NamedTempFile, BundleError> {
+/// Writes `data` as a bundle into a new temporary file in `dir` that has no name (`O_TMPFILE`,
+/// or created and unlinked at once), not fsynced: it is a cache of inputs that are still there.
+/// What a server given MirrorManager's files maps (decision 21), so that the archive is file
+/// pages a reload can let go of rather than heap. Nothing is left in `dir` when the file is
+/// dropped, nor if the process dies first.
+pub fn write_temporary(dir: &Path, data: &SnapshotData) -> Result<File, BundleError> {
     let werr = |source| BundleError::Write {
         path: dir.to_path_buf(),
         source,
     };
-    let mut file = tempfile::Builder::new()
-        .prefix(".mirrorlist-compiled-")
-        .suffix(".bundle")
-        .tempfile_in(dir)
-        .map_err(werr)?;
-    write_into(file.as_file_mut(), data).map_err(werr)?;
+    let mut file = tempfile::tempfile_in(dir).map_err(werr)?;
+    write_into(&mut file, data).map_err(werr)?;
     Ok(file)
 }
 
@@ -272,13 +265,23 @@ pub fn map(path: &Path) -> Result<(Header, BodyBytes), BundleError> {
         )));
     }
     let file = File::open(path).map_err(ioerr)?;
+    map_file(path, &file)
+}
+
+/// [`map`] of a file already open (a temporary bundle, which has no name); `path` names it in
+/// errors.
+pub fn map_file(path: &Path, file: &File) -> Result<(Header, BodyBytes), BundleError> {
+    let ioerr = |source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     // SAFETY: the map is read-only and private to this process. `build` never rewrites a bundle
-    // in place (it renames a new file over the old name, leaving this inode intact), so the
-    // bytes do not change under us unless someone truncates the file by hand, which the
-    // operator docs warn against. Mapping instead of reading is what lets a reload of a
-    // 50 MB bundle cost no heap copy and lets instances share one page cache (measured in
-    // loadtest/RESULTS.md).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(ioerr)?;
+    // in place (it renames a new file over the old name, leaving this inode intact), and a
+    // temporary bundle has no name anyone else could open, so the bytes do not change under us
+    // unless someone truncates the file by hand, which the operator docs warn against. Mapping
+    // instead of reading is what lets a reload of a 50 MB bundle cost no heap copy and lets
+    // instances share one page cache (measured in loadtest/RESULTS.md).
+    let map = unsafe { memmap2::Mmap::map(file) }.map_err(ioerr)?;
     let header = Header::decode(path, &map)?;
     let found = (map.len() - HEADER_LEN) as u64;
     if found != header.body_len {

@@ -86,6 +86,21 @@ impl Snapshot {
     /// (loadtest/RESULTS.md, "Reload: time and memory").
     pub fn load(path: &Path) -> Result<Snapshot, BundleError> {
         let (header, bytes) = bundle::map(path)?;
+        Snapshot::load_mapped(path, header, bytes)
+    }
+
+    /// [`Snapshot::load`] of a bundle file already open (a temporary one, which has no name);
+    /// `label` names it in errors and logs.
+    pub fn load_file(label: &Path, file: &std::fs::File) -> Result<Snapshot, BundleError> {
+        let (header, bytes) = bundle::map_file(label, file)?;
+        Snapshot::load_mapped(label, header, bytes)
+    }
+
+    fn load_mapped(
+        path: &Path,
+        header: bundle::Header,
+        bytes: BodyBytes,
+    ) -> Result<Snapshot, BundleError> {
         let bytes = Arc::new(bytes);
         let hash = || {
             let started = Instant::now();

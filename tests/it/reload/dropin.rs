@@ -1,7 +1,7 @@
 //! A drop-in server (MirrorManager's files) compiles each load into a temporary bundle in
-//! `$TMPDIR` and maps it (decision 21): once mapped the file's name is gone, so loads leave
-//! nothing behind; and a load that cannot write it fails like any bad input, naming the
-//! directory, while the served snapshot keeps answering.
+//! `$TMPDIR` and maps it (decision 21): the file has no name, so loads leave nothing behind;
+//! and a load that cannot write it fails like any bad input, naming the directory, while the
+//! served snapshot keeps answering.
 
 use std::path::Path;
 use std::process::Command;
