@@ -31,7 +31,7 @@ pub enum BundleError {
     },
     #[error("{path}: not a mirrorlist bundle (bad magic)")]
     Magic { path: PathBuf },
-    #[error("{path}: bundle format version {found}, this program reads version {FORMAT_VERSION}")]
+    #[error("{path}: bundle format version {found}, this program reads version {FORMAT_VERSION}: rebuild it with `mirrorlist build`")]
     Version { path: PathBuf, found: u32 },
     #[error("{path}: truncated or padded: header says {expected} body bytes, file has {found}")]
     Length {
