@@ -235,11 +235,7 @@ fn read_directories(
 }
 
 fn invalid_entry(file: &Path, index: usize, e: EntryError) -> InputError {
-    InputError::new(
-        file,
-        format!("MirrorListCache entry {}", index + 1),
-        format!("not a valid MirrorManager cache (protobuf MirrorList): {e}"),
-    )
+    mm_cache::invalid(file, format!("MirrorListCache entry {}", index + 1), e)
 }
 
 /// The host ids a first pass has registered: each id recurs in thousands of directories, and

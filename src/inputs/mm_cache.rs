@@ -190,7 +190,8 @@ pub fn decode(path: &Path, bytes: impl Into<Bytes>) -> Result<MirrorList, InputE
     Ok(list)
 }
 
-fn invalid(path: &Path, at: impl Into<String>, e: prost::DecodeError) -> InputError {
+/// The error for bytes of the cache at `at` (empty: the file as a whole) that do not decode.
+pub fn invalid(path: &Path, at: impl Into<String>, e: impl std::fmt::Display) -> InputError {
     InputError::new(
         path,
         at,
