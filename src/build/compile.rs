@@ -7,12 +7,14 @@
 //! exist is an error, because the data is then not what its producer meant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 
 use super::host_marks::HostMarks;
 use super::id_index::IdIndex;
 use crate::inputs::first_wins::FirstWins;
 use crate::inputs::raw::{
-    DeferredDirectories, FileDetails, RawData, RawDirectory, RawGeo, RawHost, RawRepoArch,
+    DecodeDirectory, DeferredDirectories, FileDetails, RawData, RawDirectory, RawGeo, RawHost,
+    RawRepoArch,
 };
 use crate::inputs::InputError;
 use crate::snapshot::model::{
@@ -50,6 +52,18 @@ pub struct Compiled {
 /// input: hosts, base URLs, directories, repo/arch and redirects, netblocks and ASNs, countries,
 /// geo, and finally the meta record (which counts the warnings).
 pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compiled, CompileError> {
+    let threads = directory_threads(raw.directories.len() + raw.deferred_len());
+    compile_with(raw, source_kind, built_at, threads)
+}
+
+/// [`compile`] with the directories compiled on `threads` threads (at least one). The output,
+/// warnings and errors included, is the same for any count.
+pub fn compile_with(
+    raw: RawData,
+    source_kind: &str,
+    built_at: u64,
+    threads: usize,
+) -> Result<Compiled, CompileError> {
     let RawData {
         mut file_details,
         mut warnings,
@@ -57,14 +71,14 @@ pub fn compile(raw: RawData, source_kind: &str, built_at: u64) -> Result<Compile
     } = raw;
 
     let hosts = HostTable::build(raw.hosts, &mut warnings);
-    let mut urls = UrlTable::build(raw.base_urls);
+    let urls = UrlTable::build(raw.base_urls);
     let directories = compile_directories(
         raw.directories,
         raw.deferred,
-        &hosts,
-        &mut urls,
+        (&hosts, &urls),
         &mut file_details,
         &mut warnings,
+        threads,
     )?;
     let (repo_arch, repo_listing) = compile_repo_arch(raw.repo_arch, &directories, &mut warnings);
     let repo_redirects = compile_redirects(raw.repo_redirects, &mut warnings);
@@ -191,8 +205,6 @@ struct UrlTable {
     base_urls: Vec<String>,
     index: IdIndex,
     unusable: HashMap<i64, (String, &'static str)>,
-    /// (host id, URL id) pairs already warned about.
-    named: HashSet<(i64, i64)>,
 }
 
 impl UrlTable {
@@ -212,114 +224,264 @@ impl UrlTable {
             base_urls,
             index: IdIndex::new(&ids),
             unusable,
-            named: HashSet::new(),
         }
     }
 
     /// Appends to `urls` the dense indices of `url_ids` as host `host_id` (index `host`) lists
     /// them in directory `dir`; an unusable or missing URL is skipped with a warning.
     fn resolve(
-        &mut self,
+        &self,
         dir: &str,
         (host_id, host): (i64, HostIdx),
         url_ids: &[i64],
         hosts: &HostTable,
-        warnings: &mut Vec<String>,
+        notes: &mut Notes,
         urls: &mut Vec<u32>,
     ) {
         for url_id in url_ids {
             match self.index.get(*url_id) {
                 Some(u) => urls.push(u),
-                None if self.unusable.contains_key(url_id) => {
-                    if self.named.insert((host_id, *url_id)) {
-                        let (url, why) = &self.unusable[url_id];
+                None => match self.unusable.get(url_id) {
+                    Some((url, why)) => notes.name_once((host_id, *url_id), || {
                         let host_name = hosts
                             .hosts
                             .get(host as usize)
                             .map_or("?", |h: &Host| h.name.as_str());
-                        warnings.push(format!(
-                            "host {host_name:?} ({host_id}): base URL {url:?} {why}; skipped"
-                        ));
-                    }
-                }
-                None => warnings.push(format!(
-                    "directory {dir:?}: host {host_id} names URL id {url_id}, which does not exist; skipped"
-                )),
+                        format!("host {host_name:?} ({host_id}): base URL {url:?} {why}; skipped")
+                    }),
+                    None => notes.list.push(format!(
+                        "directory {dir:?}: host {host_id} names URL id {url_id}, which does not exist; skipped"
+                    )),
+                },
             }
         }
     }
 }
 
 /// Directories, sorted by name; the first of two with one name wins. Deferred ones are decoded
-/// one at a time, into one `RawDirectory` reused for all. File details are taken out of `file_details` by
-/// directory name; those left over name no directory and are warned about.
+/// one at a time per thread, each into one `RawDirectory` reused for all. File details are taken
+/// out of `file_details` by directory name; those left over name no directory and are warned
+/// about.
+///
+/// With `threads` above one, the sorted directories are cut into that many runs, compiled
+/// side by side, and joined in order: decoding and compiling are nearly all of a drop-in
+/// start, and each directory needs only the read-only host and URL tables. Warnings and the
+/// first error come out as one thread would give them.
 fn compile_directories(
     raw_dirs: Vec<RawDirectory>,
     deferred: Option<DeferredDirectories>,
-    hosts: &HostTable,
-    urls: &mut UrlTable,
+    tables: (&HostTable, &UrlTable),
     file_details: &mut BTreeMap<String, BTreeMap<String, Vec<FileDetails>>>,
     warnings: &mut Vec<String>,
+    threads: usize,
 ) -> Result<Vec<Directory>, CompileError> {
-    enum Pending<'d> {
-        Decoded(RawDirectory),
-        Deferred(&'d DeferredDirectories, usize),
-    }
     let mut listed: Vec<(String, Pending<'_>)> = raw_dirs
         .into_iter()
         .map(|dir| (dir.name.clone(), Pending::Decoded(dir)))
         .collect();
-    if let Some(d) = &deferred {
+    let (names, sizes, decode) = match deferred {
+        Some(d) => (d.names, d.sizes, Some(d.decode)),
+        None => Default::default(),
+    };
+    if let Some(decode) = &decode {
         listed.extend(
-            d.names
-                .iter()
+            names
+                .into_iter()
+                .zip(sizes)
                 .enumerate()
-                .map(|(i, name)| (name.clone(), Pending::Deferred(d, i))),
+                .map(|(i, (name, size))| (name, Pending::Deferred(&**decode, i, size))),
         );
     }
     // Stable, so that of two with one name the first listed comes first (and is kept).
     if !listed.is_sorted_by(|a, b| a.0 < b.0) {
         listed.sort_by(|a, b| a.0.cmp(&b.0));
     }
-    let mut pending = Vec::with_capacity(listed.len());
+    let mut pending: Vec<Job<'_>> = Vec::with_capacity(listed.len());
     for (name, dir) in listed {
-        if pending
-            .last()
-            .is_some_and(|(kept, _): &(String, _)| *kept == name)
-        {
+        if pending.last().is_some_and(|job| job.name == name) {
             warnings.push(format!("directory {name:?}: listed twice; first kept"));
             continue;
         }
-        pending.push((name, dir));
-    }
-    let mut directories = Vec::with_capacity(pending.len());
-    let mut marks = Marks {
-        carried: HostMarks::new(hosts.hosts.len()),
-        listed: HostMarks::new(hosts.hosts.len()),
-    };
-    let mut decoded = RawDirectory::default();
-    for (name, dir) in pending {
-        let dir = match dir {
-            Pending::Decoded(dir) => {
-                decoded = dir;
-                &decoded
-            }
-            Pending::Deferred(d, i) => {
-                (d.decode)(i, &mut decoded)?;
-                &decoded
-            }
-        };
         let files = file_details.remove(&name).unwrap_or_default();
-        directories.push(compile_directory(
-            name, dir, files, hosts, urls, &mut marks, warnings,
-        )?);
+        pending.push(Job { name, dir, files });
     }
     for dir in file_details.keys() {
         warnings.push(format!(
             "file details for directory {dir:?}, which is not in the directory list; skipped"
         ));
     }
+
+    // Runs of about equal work: directories differ in size by orders of magnitude, and
+    // names sort the large ones together.
+    let total: usize = pending.iter().map(|job| job.dir.size()).sum();
+    let share = total.div_ceil(threads.max(1)).max(1);
+    let mut runs: Vec<Vec<Job<'_>>> = vec![Vec::new()];
+    let mut in_run = 0;
+    for job in pending {
+        if in_run >= share {
+            runs.push(Vec::new());
+            in_run = 0;
+        }
+        in_run += job.dir.size();
+        if let Some(run) = runs.last_mut() {
+            run.push(job);
+        }
+    }
+    // Each run waits in a slot that its thread takes it from, or this one when no thread
+    // could be started (then the runs go one after the other).
+    let slots: Vec<Mutex<Option<Vec<Job<'_>>>>> =
+        runs.into_iter().map(|run| Mutex::new(Some(run))).collect();
+    let take = |slot: &Mutex<Option<Vec<Job<'_>>>>| {
+        slot.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+            .map(|run| compile_run(run, tables))
+    };
+    let results: Vec<RunResult> = std::thread::scope(|scope| {
+        let others: Vec<_> = slots
+            .iter()
+            .skip(1)
+            .map(|slot| {
+                std::thread::Builder::new()
+                    .name("compile".into())
+                    .spawn_scoped(scope, move || take(slot))
+                    .ok()
+            })
+            .collect();
+        let mut results: Vec<RunResult> = slots.first().and_then(take).into_iter().collect();
+        for (slot, other) in slots.iter().skip(1).zip(others) {
+            let result = match other {
+                Some(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => take(slot),
+            };
+            results.extend(result);
+        }
+        results
+    });
+
+    let mut directories = Vec::new();
+    let mut named_earlier: HashSet<(i64, i64)> = HashSet::new();
+    for result in results {
+        let (compiled, notes) = result?;
+        // A (host, URL) pair an earlier run named is not named again.
+        let repeated: HashSet<usize> = notes
+            .named
+            .iter()
+            .filter(|(pair, _)| named_earlier.contains(*pair))
+            .map(|(_, at)| *at)
+            .collect();
+        warnings.extend(
+            notes
+                .list
+                .into_iter()
+                .enumerate()
+                .filter(|(at, _)| !repeated.contains(at))
+                .map(|(_, w)| w),
+        );
+        named_earlier.extend(notes.named.into_keys());
+        if directories.is_empty() {
+            directories = compiled;
+        } else {
+            directories.extend(compiled);
+        }
+    }
     Ok(directories)
+}
+
+/// How many threads compile `directories` directories: one per core up to four, and one
+/// for small data (threads cost more than a few hundred directories take).
+fn directory_threads(directories: usize) -> usize {
+    const PER_THREAD: usize = 2_000;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(4).min(directories / PER_THREAD).max(1)
+}
+
+/// A directory as compile first meets it: decoded by its source, or still encoded (the
+/// decoder, its place, its encoded size).
+enum Pending<'d> {
+    Decoded(RawDirectory),
+    Deferred(&'d DecodeDirectory, usize, usize),
+}
+
+impl Pending<'_> {
+    /// About how much work compiling it is, in bytes of its encoded form.
+    fn size(&self) -> usize {
+        match self {
+            Pending::Decoded(dir) => {
+                let ids = dir.global.len()
+                    + dir
+                        .by_country
+                        .iter()
+                        .map(|(_, ids)| 1 + ids.len())
+                        .sum::<usize>()
+                    + dir
+                        .by_host
+                        .iter()
+                        .map(|(_, urls)| 1 + urls.len())
+                        .sum::<usize>();
+                // About what an id takes encoded.
+                dir.name.len() + 3 * ids
+            }
+            Pending::Deferred(_, _, size) => *size,
+        }
+    }
+}
+
+/// One directory to compile, with its file details.
+struct Job<'d> {
+    name: String,
+    dir: Pending<'d>,
+    files: BTreeMap<String, Vec<FileDetails>>,
+}
+
+/// A run's directories in order and what it noted, or its first error.
+type RunResult = Result<(Vec<Directory>, Notes), CompileError>;
+
+/// Compiles one run of directories, in order, stopping at the first error.
+fn compile_run(run: Vec<Job<'_>>, (hosts, urls): (&HostTable, &UrlTable)) -> RunResult {
+    let mut directories = Vec::with_capacity(run.len());
+    let mut notes = Notes::default();
+    let mut marks = Marks {
+        carried: HostMarks::new(hosts.hosts.len()),
+        listed: HostMarks::new(hosts.hosts.len()),
+    };
+    let mut decoded = RawDirectory::default();
+    for Job { name, dir, files } in run {
+        let dir = match dir {
+            Pending::Decoded(dir) => {
+                decoded = dir;
+                &decoded
+            }
+            Pending::Deferred(decode, i, _) => {
+                decode(i, &mut decoded)?;
+                &decoded
+            }
+        };
+        directories.push(compile_directory(
+            name, dir, files, hosts, urls, &mut marks, &mut notes,
+        )?);
+    }
+    Ok((directories, notes))
+}
+
+/// The warnings one run of directories gathers, in order, and the (host id, URL id) pairs it
+/// named as unusable, each with the place of its warning in `list`.
+#[derive(Default)]
+struct Notes {
+    list: Vec<String>,
+    named: HashMap<(i64, i64), usize>,
+}
+
+impl Notes {
+    /// Adds the warning `say` makes unless `pair` was named already.
+    fn name_once(&mut self, pair: (i64, i64), say: impl FnOnce() -> String) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.named.entry(pair) {
+            slot.insert(self.list.len());
+            self.list.push(say());
+        }
+    }
 }
 
 /// One directory: its hosts with their URLs (sorted by host), and its global and per-country
@@ -333,18 +495,12 @@ fn compile_directory(
     dir: &RawDirectory,
     files: BTreeMap<String, Vec<FileDetails>>,
     hosts: &HostTable,
-    urls: &mut UrlTable,
+    urls: &UrlTable,
     marks: &mut Marks,
-    warnings: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Result<Directory, CompileError> {
-    let (mut by_host, host_urls) = compile_by_host(
-        &name,
-        &dir.by_host,
-        hosts,
-        urls,
-        &mut marks.carried,
-        warnings,
-    )?;
+    let (mut by_host, host_urls) =
+        compile_by_host(&name, &dir.by_host, hosts, urls, &mut marks.carried, notes)?;
     let Marks { carried, listed } = marks;
     let mut carried_list =
         |ids: &[i64], list: &'static str| -> Result<Vec<HostIdx>, CompileError> {
@@ -403,11 +559,7 @@ fn compile_by_country(
             }
         })
         .collect();
-    let mut order: Vec<usize> = (0..codes.len()).collect();
-    // Sources mostly list countries in order already; stable, so equals keep source order.
-    if !codes.is_sorted_by(|a, b| a.as_str() < b.as_str()) {
-        order.sort_by(|&a, &b| codes[a].as_str().cmp(codes[b].as_str()));
-    }
+    let order = country_order(&codes);
     let mut by_country = Vec::with_capacity(order.len());
     let mut country_hosts =
         Vec::with_capacity(dir.by_country.iter().map(|(_, ids)| ids.len()).sum());
@@ -434,6 +586,31 @@ fn compile_by_country(
     Ok((by_country, country_hosts))
 }
 
+/// The places of `codes` in code order, equal codes in source order. MirrorManager's cache
+/// lists a directory's countries in no order, and 0.7 million lists are sorted in a drop-in
+/// start: integer keys when every code has one, strings otherwise.
+fn country_order(codes: &[CountryCode]) -> Vec<usize> {
+    let keys: Option<Vec<(u128, usize)>> = codes
+        .iter()
+        .enumerate()
+        .map(|(at, c)| c.order_key().map(|k| (k, at)))
+        .collect();
+    match keys {
+        Some(mut keys) => {
+            // Unstable is stable here: no two entries have the same place.
+            if !keys.is_sorted() {
+                keys.sort_unstable();
+            }
+            keys.into_iter().map(|(_, at)| at).collect()
+        }
+        None => {
+            let mut order: Vec<usize> = (0..codes.len()).collect();
+            order.sort_by(|&a, &b| codes[a].as_str().cmp(codes[b].as_str()));
+            order
+        }
+    }
+}
+
 /// A directory's `ByHostId` table: each host with the run of its URLs' dense indices in the
 /// returned list, sorted by host; a host listed twice keeps its first entry. On return
 /// `carried` marks each host with its place in the table.
@@ -441,9 +618,9 @@ fn compile_by_host(
     name: &str,
     raw_by_host: &[(i64, Vec<i64>)],
     hosts: &HostTable,
-    urls: &mut UrlTable,
+    urls: &UrlTable,
     carried: &mut HostMarks,
-    warnings: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Result<(Vec<HostUrls>, Vec<u32>), CompileError> {
     let mut by_host: Vec<HostUrls> = Vec::with_capacity(raw_by_host.len());
     let mut listed: Vec<u32> = Vec::with_capacity(raw_by_host.iter().map(|(_, u)| u.len()).sum());
@@ -451,23 +628,16 @@ fn compile_by_host(
     for (host_id, url_ids) in raw_by_host {
         let host = hosts.of(name, "ByHostId", *host_id)?;
         let start = listed.len();
-        urls.resolve(
-            name,
-            (*host_id, host),
-            url_ids,
-            hosts,
-            warnings,
-            &mut listed,
-        );
+        urls.resolve(name, (*host_id, host), url_ids, hosts, notes, &mut listed);
         if !carried.mark(host, 0) {
-            warnings.push(format!(
+            notes.list.push(format!(
                 "directory {name:?}: host {host_id} listed twice in ByHostId; first kept"
             ));
             listed.truncate(start);
             continue;
         }
         if listed.len() - start > usize::from(u16::MAX) {
-            warnings.push(format!(
+            notes.list.push(format!(
                 "directory {name:?}: host {host_id} lists {} URLs; the first {} kept",
                 listed.len() - start,
                 u16::MAX
@@ -717,7 +887,131 @@ fn check_base_url(url: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_base_url;
+    use super::{check_base_url, compile_with, country_order, CompileError};
+    use crate::inputs::raw::{FileDetails, RawData, RawDirectory, RawHost};
+    use crate::snapshot::bundle::encode_body;
+    use crate::snapshot::model::CountryCode;
+
+    /// Forty directories over three hosts, with what warns on the way: host 1's URL 11 is
+    /// unusable and named in many directories (in every run), directory 7 names a URL id that
+    /// does not exist, directory 20 is listed twice, and a file detail names no directory.
+    /// The directories `unknown_host_at` name, in their global lists, a host no table has.
+    fn raw(unknown_host_at: &[usize]) -> RawData {
+        let mut raw = RawData::default();
+        for id in 1..=3 {
+            raw.hosts.insert(
+                id,
+                RawHost {
+                    country: ["DE", "us", "JP"][id as usize - 1].into(),
+                    bandwidth: Some(id * 10),
+                    ..Default::default()
+                },
+            );
+        }
+        raw.base_urls.insert(10, "https://one.example/pub".into());
+        raw.base_urls.insert(11, "one.example/no-scheme".into());
+        raw.base_urls.insert(20, "https://two.example/pub".into());
+        raw.base_urls.insert(30, "http://three.example/pub".into());
+        // Out of name order, as MirrorManager's cache lists them.
+        for i in (0..40).rev() {
+            let mut by_host = vec![(1, vec![10, 11]), (2, vec![20]), (3, vec![30])];
+            if i == 7 {
+                by_host[1].1.push(99);
+            }
+            by_host.truncate(1 + i % 3);
+            let mut global: Vec<i64> = by_host.iter().map(|(h, _)| *h).collect();
+            if unknown_host_at.contains(&i) {
+                global.push(77);
+            }
+            let dir = RawDirectory {
+                name: format!("pub/dir{i:02}"),
+                subpath: format!("dir{i:02}"),
+                global,
+                by_country: vec![("us".into(), vec![2]), ("DE".into(), vec![1])],
+                by_host,
+            };
+            if i == 20 {
+                raw.directories.push(dir.clone());
+            }
+            raw.directories.push(dir);
+        }
+        for dir in ["pub/dir05", "pub/nowhere"] {
+            raw.file_details.entry(dir.into()).or_default().insert(
+                "repomd.xml".into(),
+                vec![FileDetails {
+                    size: 1,
+                    ..Default::default()
+                }],
+            );
+        }
+        raw
+    }
+
+    #[test]
+    fn directories_compile_the_same_on_any_number_of_threads() {
+        let one = compile_with(raw(&[]), "test", 0, 1).unwrap();
+        assert_eq!(one.data.directories.len(), 40);
+        let named = |w: &Vec<String>| w.iter().filter(|w| w.contains("no-scheme")).count();
+        assert_eq!(named(&one.warnings), 1, "{:?}", one.warnings);
+        assert!(one.warnings.iter().any(|w| w.contains("URL id 99")));
+        assert!(one.warnings.iter().any(|w| w.contains("listed twice")));
+        assert!(one.warnings.iter().any(|w| w.contains("pub/nowhere")));
+        for threads in [2, 3, 7, 64] {
+            let many = compile_with(raw(&[]), "test", 0, threads).unwrap();
+            assert_eq!(many.warnings, one.warnings, "{threads} threads");
+            assert_eq!(
+                encode_body(&many.data).unwrap().as_slice(),
+                encode_body(&one.data).unwrap().as_slice(),
+                "{threads} threads"
+            );
+        }
+        // The first bad directory in name order is the one reported, whichever run has it.
+        for bad in [[2, 3], [21, 39], [39, 39], [0, 30]] {
+            let at = bad[0];
+            let message = |threads| match compile_with(raw(&bad), "test", 0, threads) {
+                Err(e @ CompileError::UnknownHost { .. }) => e.to_string(),
+                other => panic!(
+                    "expected an unknown host, got {:?}",
+                    other.map(|c| c.warnings)
+                ),
+            };
+            assert!(
+                message(1).contains(&format!("pub/dir{at:02}")),
+                "{}",
+                message(1)
+            );
+            for threads in [2, 3, 40] {
+                assert_eq!(message(threads), message(1), "{threads} threads, at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn countries_are_ordered_as_their_codes_with_source_order_among_equals() {
+        let long = "a country code longer than fourteen bytes";
+        for list in [
+            vec![
+                "US",
+                "DE",
+                "de",
+                "AT",
+                "DE",
+                "A",
+                "A\0",
+                "A\0\0",
+                "",
+                "ZZZZZZZZZZZZZZ",
+            ],
+            vec!["US", long, "DE", "US", "AT"],
+            vec![],
+            vec!["AT", "BE", "BE", "CZ"],
+        ] {
+            let codes: Vec<CountryCode> = list.iter().map(|c| CountryCode::from(*c)).collect();
+            let mut expected: Vec<usize> = (0..list.len()).collect();
+            expected.sort_by(|&a, &b| list[a].cmp(list[b]));
+            assert_eq!(country_order(&codes), expected, "{list:?}");
+        }
+    }
 
     #[test]
     fn base_urls_must_fit_a_location_header() {

@@ -137,4 +137,46 @@ mod tests {
         let tables = mirrormanager::read_with(&paths, HostIds::Tables).unwrap();
         assert!(compile(tables, "mirrormanager", 0).is_ok());
     }
+
+    /// Directories left encoded decode on every compile thread, each with its own decoder,
+    /// and the result is one thread's; so is the error of a broken entry.
+    #[test]
+    fn encoded_directories_compile_the_same_on_any_number_of_threads() {
+        let (_dir, paths) = mm_small_with(|_| {});
+        let read = || mirrormanager::read_with(&paths, HostIds::Tables).unwrap();
+        let one = compile::compile_with(read(), "mirrormanager", 0, 1).unwrap();
+        assert!(read().deferred_len() > 10);
+        for threads in [2, 3, 5, 50] {
+            let many = compile::compile_with(read(), "mirrormanager", 0, threads).unwrap();
+            assert_eq!(many.warnings, one.warnings);
+            assert_eq!(
+                crate::snapshot::bundle::encode_body(&many.data)
+                    .unwrap()
+                    .as_slice(),
+                crate::snapshot::bundle::encode_body(&one.data)
+                    .unwrap()
+                    .as_slice(),
+                "{threads} threads"
+            );
+        }
+        let (_dir, paths) = mm_small_with(|list| {
+            let mut entry = MirrorListCacheType {
+                directory: "pub/broken".into(),
+                ..Default::default()
+            }
+            .encode_to_vec();
+            entry.extend_from_slice(&[0x32, 0x05, 0x08]);
+            list.mirror_list_cache.push(entry.into());
+        });
+        let error = |threads| {
+            let raw = mirrormanager::read_with(&paths, HostIds::Tables).unwrap();
+            compile::compile_with(raw, "mirrormanager", 0, threads)
+                .err()
+                .expect("a broken entry is an error")
+                .to_string()
+        };
+        for threads in [2, 3, 50] {
+            assert_eq!(error(threads), error(1));
+        }
+    }
 }

@@ -217,15 +217,25 @@ fn read_directories(
         entries.push((index, entry.clone()));
     }
     let file = w.file.to_path_buf();
-    let decoder = Mutex::new(decoder);
+    // Compile decodes on up to four threads, each one directory at a time: each call takes a
+    // decoder no other call holds, so no lock is waited on.
+    let decoders: [Mutex<DirectoryDecoder>; 4] = [
+        Mutex::new(decoder),
+        Mutex::default(),
+        Mutex::default(),
+        Mutex::default(),
+    ];
     raw.deferred = Some(DeferredDirectories {
         names,
+        sizes: entries.iter().map(|(_, entry)| entry.len()).collect(),
         decode: Arc::new(move |i, dir| {
             let Some((index, entry)) = entries.get(i) else {
                 return Err(InputError::new(&file, "", format!("no directory {i}")));
             };
-            // Compile decodes one directory at a time; the lock is never contended.
-            let mut decoder = decoder.lock().unwrap_or_else(|e| e.into_inner());
+            let mut decoder = decoders
+                .iter()
+                .find_map(|d| d.try_lock().ok())
+                .unwrap_or_else(|| decoders[0].lock().unwrap_or_else(|e| e.into_inner()));
             decoder
                 .decode(entry, dir)
                 .map_err(|e| invalid_entry(&file, *index, e))

@@ -98,6 +98,9 @@ pub struct RawDirectory {
 pub struct DeferredDirectories {
     /// The directory names, in source order, each once (the source applied first-wins).
     pub names: Vec<String>,
+    /// How much work each is, in the same order (its encoded size): what compile shares out
+    /// between threads by.
+    pub sizes: Vec<usize>,
     /// Decodes directory `i` of `names` into the given one, replacing what it held (and
     /// reusing its vectors: one `RawDirectory` serves for all).
     pub decode: Arc<DecodeDirectory>,
@@ -127,6 +130,11 @@ impl fmt::Debug for DeferredDirectories {
 }
 
 impl RawData {
+    /// How many directories are still encoded.
+    pub fn deferred_len(&self) -> usize {
+        self.deferred.as_ref().map_or(0, |d| d.names.len())
+    }
+
     /// `directories` and the deferred ones, decoded, in that order.
     pub fn all_directories(&self) -> Result<Vec<RawDirectory>, InputError> {
         let mut all = self.directories.clone();
