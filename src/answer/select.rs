@@ -83,6 +83,8 @@ pub struct Chosen<'s> {
     pub host: HostIdx,
     pub group: Group,
     pub entry: &'s ArchivedHostUrls,
+    /// Where `entry` is in the directory's `by_host`.
+    pub at: usize,
     /// The host's URLs in the directory ([`ArchivedDirectory::urls_of`] the entry).
     pub urls: &'s [u32_le],
 }
@@ -445,6 +447,7 @@ impl Groups {
                         host,
                         group,
                         entry,
+                        at,
                         urls,
                     });
                 }

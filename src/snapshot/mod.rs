@@ -43,6 +43,8 @@ pub struct Snapshot {
     geo: GeoIndex,
     /// Which install this is, from 1 at start-up (0 until [`Snapshot::numbered`]).
     sequence: u64,
+    /// Unique among the snapshots this process made (see [`Snapshot::instance`]).
+    instance: u64,
     /// [`Snapshot::label`], made with the sequence.
     label: bytes::Bytes,
     /// One bit per base URL: set when it has a character markup escapes (`& < > " '`).
@@ -75,6 +77,9 @@ pub struct HostTraits {
 
 /// [`Snapshot::base_url_scheme`] of a URL without `:` (or past the 255th distinct scheme).
 const NO_SCHEME: u8 = u8::MAX;
+
+/// The next [`Snapshot::instance`].
+static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Snapshot {
     /// Loads and fully checks the bundle at `path`.
@@ -188,6 +193,7 @@ impl Snapshot {
             country_nets,
             geo,
             sequence: 0,
+            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             label: bytes::Bytes::new(),
             url_markup,
             url_scheme,
@@ -231,6 +237,13 @@ impl Snapshot {
     /// Which install this is (0 for a snapshot never installed, as in `query`).
     pub fn sequence(&self) -> u64 {
         self.sequence
+    }
+
+    /// A number no other snapshot of this process has (sequences can repeat: every
+    /// `query` snapshot is 0), for what is kept beside one snapshot and must not be used
+    /// with another.
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// `<generated_at>/<sequence>`: which data answered, made once per snapshot so that each

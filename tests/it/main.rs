@@ -32,5 +32,6 @@ mod properties;
 mod real_client;
 mod reference;
 mod reload;
+mod shuffle;
 mod test_command;
 mod trusted_proxy;

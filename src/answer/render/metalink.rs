@@ -433,11 +433,13 @@ mod tests {
             let chosen: Vec<Chosen<'_>> = dir
                 .by_host
                 .iter()
+                .enumerate()
                 .rev()
-                .map(|entry| Chosen {
+                .map(|(at, entry)| Chosen {
                     host: entry.host.to_native(),
                     group: Group::Global,
                     entry,
+                    at,
                     urls: dir.urls_of(entry),
                 })
                 .collect();

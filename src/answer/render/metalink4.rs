@@ -263,10 +263,12 @@ mod tests {
         let chosen: Vec<Chosen<'_>> = dir
             .by_host
             .iter()
-            .map(|entry| Chosen {
+            .enumerate()
+            .map(|(at, entry)| Chosen {
                 host: entry.host.to_native(),
                 group: Group::Global,
                 entry,
+                at,
                 urls: dir.urls_of(entry),
             })
             .collect();

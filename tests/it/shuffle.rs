@@ -1,0 +1,167 @@
+//! Every answer over HTTP is a fresh weighted shuffle, though the server keeps each
+//! directory's rendered lines from one answer to the next (`answer::render::lines`): over
+//! thousands of requests, each host comes first as often as its bandwidth says; the kept lines
+//! are the ones the answer would have made from its parts; and a reload that changes a URL is
+//! answered with the new one on every connection.
+
+use std::path::Path;
+
+use super::support::reload::{generation, serve};
+use super::support::{arg, send_signal, tempdir, wait_for, KeepAlive, Response, Server, LIMIT};
+
+/// The bandwidths of the hosts, `h0` to `h6`: their weights.
+const BANDWIDTHS: [u64; 7] = [10_000, 5_000, 2_000, 1_000, 300, 100, 1];
+const ASK: &str = "/mirrorlist?repo=shuffled&arch=x86_64&ip=192.0.2.7";
+
+/// A native source: seven hosts of one country, all public, carrying one directory, each with
+/// an https and an http URL under `domain`; no geo data, so every client gets the global list.
+fn write_source(dir: &Path, generated_at: u64, domain: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut toml = format!(
+        r#"generated_at = {generated_at}
+
+[[category]]
+name = "Fedora Linux"
+topdir = "pub/fedora/linux"
+directories = ["updates/42/Everything/x86_64"]
+
+[[repo]]
+repo = "shuffled"
+arch = "x86_64"
+category = "Fedora Linux"
+directory = "updates/42/Everything/x86_64"
+"#
+    );
+    for (i, bandwidth) in BANDWIDTHS.iter().enumerate() {
+        toml.push_str(&format!(
+            r#"
+[[host]]
+name = "h{i}.{domain}"
+country = "SE"
+bandwidth = {bandwidth}
+  [[host.category]]
+  name = "Fedora Linux"
+  urls = ["http://h{i}.{domain}/fedora", "https://h{i}.{domain}/fedora"]
+"#
+        ));
+    }
+    std::fs::write(dir.join("mirrors.toml"), toml).unwrap();
+}
+
+/// The URL lines of a mirrorlist answer (after its header).
+fn url_lines(r: &Response) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.text().lines().skip(1).map(str::to_string).collect()
+}
+
+/// Which host (`h0`..`h6`) a line names.
+fn host_of(line: &str) -> usize {
+    let name = line
+        .split("://h")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .unwrap_or_else(|| panic!("no host in {line:?}"));
+    name.parse()
+        .unwrap_or_else(|_| panic!("no host in {line:?}"))
+}
+
+#[test]
+fn each_answer_is_a_fresh_weighted_shuffle() {
+    let tmp = tempdir();
+    let source = tmp.path().join("source");
+    write_source(&source, 1_767_225_600, "example.org");
+    let server = serve(&["--source", &arg(&source)]);
+
+    // The kept lines are what the answer makes from its parts: `protocol=` takes the other
+    // path, through the same hosts' https URLs.
+    let mut client = KeepAlive::connect(server.addr()).unwrap();
+    let plain = url_lines(&client.get(ASK).unwrap());
+    let mut by_parts = url_lines(&client.get(&format!("{ASK}&protocol=https")).unwrap());
+    let mut sorted = plain.clone();
+    sorted.sort();
+    by_parts.sort();
+    assert_eq!(sorted, by_parts);
+    assert_eq!(sorted.len(), BANDWIDTHS.len());
+    for (i, line) in sorted.iter().enumerate() {
+        assert_eq!(
+            *line,
+            format!("https://h{i}.example.org/fedora/updates/42/Everything/x86_64/")
+        );
+    }
+
+    // First places over many answers, on a few connections (the server's threads each keep
+    // their own lines): host i comes first with probability w_i / sum(w). The count is
+    // binomial; a correct shuffle stays within 5 standard deviations with probability above
+    // 1 - 1e-6 per host, while one answer reused, or an unweighted shuffle, is off by many.
+    let draws = 4_000usize;
+    let mut first = [0usize; BANDWIDTHS.len()];
+    let mut orders = std::collections::HashSet::new();
+    let mut clients: Vec<KeepAlive> = (0..4)
+        .map(|_| KeepAlive::connect(server.addr()).unwrap())
+        .collect();
+    let connections = clients.len();
+    for n in 0..draws {
+        let lines = url_lines(&clients[n % connections].get(ASK).unwrap());
+        let hosts: Vec<usize> = lines.iter().map(|l| host_of(l)).collect();
+        let mut seen = hosts.clone();
+        seen.sort();
+        assert_eq!(seen, (0..BANDWIDTHS.len()).collect::<Vec<_>>(), "{lines:?}");
+        first[hosts[0]] += 1;
+        orders.insert(hosts);
+    }
+    let weights: Vec<f64> = BANDWIDTHS.iter().map(|b| *b as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let n = draws as f64;
+    for (i, w) in weights.iter().enumerate() {
+        let p = w / total;
+        let (mean, sd) = (n * p, (n * p * (1.0 - p)).sqrt());
+        assert!(
+            (first[i] as f64 - mean).abs() <= 5.0 * sd.max(1.0),
+            "h{i} (weight {w}): first {} times in {draws}, expected {mean:.1} +- {:.1}; all {first:?}",
+            first[i],
+            5.0 * sd.max(1.0)
+        );
+    }
+    // Whole orders vary too, not only the first place.
+    assert!(orders.len() > 200, "{} distinct orders", orders.len());
+
+    // Reloads that move every host to another domain: every connection's next answer has
+    // the new URLs, none of the kept old ones. Several, so that a new snapshot is likely to be
+    // mapped where an earlier one was (kept lines must not be told apart by address alone).
+    let mut sequence = generation(&clients[0].get(ASK).unwrap()).unwrap().1;
+    for (round, domain) in ["example.net", "example.com", "example.org", "example.net"]
+        .into_iter()
+        .enumerate()
+    {
+        let generated_at = 1_767_225_601 + round as u64;
+        write_source(&source, generated_at, domain);
+        send_signal(server.pid(), libc::SIGHUP);
+        sequence = wait_generation_of(&server, generated_at, sequence);
+        for client in &mut clients {
+            for _ in 0..4 {
+                let r = client.get(ASK).unwrap();
+                assert_eq!(generation(&r), Some((generated_at, sequence)));
+                let lines = url_lines(&r);
+                assert_eq!(lines.len(), BANDWIDTHS.len());
+                let want = format!(".{domain}/");
+                assert!(
+                    lines.iter().all(|l| l.contains(&want)),
+                    "{domain}: {lines:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Waits until this test's request is answered from data generated at `generated_at` with a
+/// sequence above `after`; returns the sequence.
+fn wait_generation_of(server: &Server, generated_at: u64, after: u64) -> u64 {
+    wait_for(
+        &format!("generation {generated_at} after {after}"),
+        LIMIT,
+        || match generation(&server.get(ASK)) {
+            Some((g, s)) if g == generated_at && s > after => Some(s),
+            _ => None,
+        },
+    )
+}
