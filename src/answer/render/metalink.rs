@@ -1,9 +1,11 @@
 //! The Metalink 3.0 document (docs/protocol.md section 9.2) and its failure form (9.3).
 
+use super::kept;
 use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail};
 use crate::answer::select::Chosen;
-use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
+use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails, HostIdx};
 use crate::snapshot::Snapshot;
+use rkyv::rend::u32_le;
 
 fn head(out: &mut Vec<u8>, pubdate: &str) {
     out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<metalink version=\"3.0\" xmlns=\"http://www.metalinker.org/\" type=\"dynamic\" pubdate=\"");
@@ -98,6 +100,22 @@ pub fn metalink(
     hosts: &[Chosen<'_>],
     policy: UrlPolicy<'_>,
 ) -> Vec<u8> {
+    metalink_kept_or_not(snapshot, pubdate, dir, file, versions, hosts, policy, true)
+}
+
+/// [`metalink`], with `keep` false making every element from its parts (for the test that
+/// they agree).
+#[allow(clippy::too_many_arguments)]
+fn metalink_kept_or_not(
+    snapshot: &Snapshot,
+    pubdate: &str,
+    dir: &ArchivedDirectory,
+    file: &str,
+    versions: &[ArchivedFileDetails],
+    hosts: &[Chosen<'_>],
+    policy: UrlPolicy<'_>,
+    keep: bool,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024 + hosts.len() * 3 * 200);
     head(&mut out, pubdate);
     out.extend_from_slice(b" <files>\n  <file name=\"");
@@ -117,51 +135,119 @@ pub fn metalink(
     }
     out.extend_from_slice(b"   <resources maxconnections=\"1\">\n");
     let mut preference: u32 = 100;
-    // Every URL ends with the same escaped `/subpath/file`; escaping goes byte by byte, so
-    // escaping the base and the tail apart is escaping the URL. The closing tag goes with it.
-    let tail = UrlTail::new(dir, Some(file)).map(|raw, out| {
-        escape_bytes_into(out, raw);
-        out.extend_from_slice(b"</url>\n");
-    });
-    // What follows the scheme in each `<url>`: the same for all URLs of a host.
-    let mut host_part = Vec::with_capacity(64);
-    // `    <url protocol="S" type="S`, made once per scheme: by the snapshot's scheme index,
-    // and for the odd base URL without one, by scheme text.
-    let mut heads: Vec<Option<Vec<u8>>> = vec![None; snapshot.schemes().len()];
-    let mut other_heads: Vec<(&str, Vec<u8>)> = Vec::new();
-    let head_of = |scheme: &str| {
-        let mut head = b"    <url protocol=\"".to_vec();
-        escape_into(&mut head, scheme);
-        head.extend_from_slice(b"\" type=\"");
-        escape_into(&mut head, scheme);
-        head
+    // With every URL (the default), each host's elements as this thread kept them for the
+    // directory, the preference written between their pieces; otherwise made from parts.
+    let pieces = match policy {
+        UrlPolicy::All if keep => kept::metalink_urls(snapshot, dir, file),
+        _ => None,
     };
-    let ranked = Ranked::new(snapshot, policy);
+    let mut elements = None;
     for chosen in hosts {
-        let location = snapshot
-            .host(chosen.host)
-            .map_or("", |h| h.country.as_str());
-        host_part.clear();
-        host_part.extend_from_slice(b"\" location=\"");
-        escape_into(&mut host_part, location);
-        host_part.extend_from_slice(b"\" preference=\"");
-        push_decimal(&mut host_part, preference);
-        host_part.push(b'"');
-        if !chosen.entry.public {
-            host_part.extend_from_slice(b" mm0:private=\"True\"");
+        let listed = match &pieces {
+            Some(kept) => kept.push(&mut out, chosen.at, preference),
+            None => elements
+                .get_or_insert_with(|| UrlElements::new(snapshot, dir, file, policy))
+                .push(
+                    &mut out,
+                    chosen.host,
+                    chosen.entry.public,
+                    chosen.urls,
+                    |out| push_decimal(out, preference),
+                ),
+        };
+        if listed > 0 {
+            preference = preference.saturating_sub(1).max(1);
         }
-        host_part.push(b'>');
-        let kept = for_each_ranked(snapshot, chosen.urls, &ranked, |at, base| {
+    }
+    out.extend_from_slice(b"   </resources>\n  </file>\n </files>\n</metalink>\n");
+    out
+}
+
+/// What the `<url>` elements of one answer (or of one directory's hosts) share, made once:
+/// the escaped `/subpath/file` and closing tag, and the opening `<url protocol="S" type="S`
+/// of each scheme.
+pub(super) struct UrlElements<'s> {
+    snapshot: &'s Snapshot,
+    tail: UrlTail,
+    ranked: Ranked<'s>,
+    /// By the snapshot's scheme index, and for the odd base URL without one, by scheme text.
+    heads: Vec<Option<Vec<u8>>>,
+    other_heads: Vec<(&'s str, Vec<u8>)>,
+    /// `" location="CC" preference="`, then what follows the preference: the same for all
+    /// URLs of a host.
+    before_preference: Vec<u8>,
+    after_preference: Vec<u8>,
+}
+
+impl<'s> UrlElements<'s> {
+    pub(super) fn new(
+        snapshot: &'s Snapshot,
+        dir: &ArchivedDirectory,
+        file: &str,
+        policy: UrlPolicy<'s>,
+    ) -> UrlElements<'s> {
+        // Every URL ends with the same escaped `/subpath/file`; escaping goes byte by byte,
+        // so escaping the base and the tail apart is escaping the URL. The closing tag goes
+        // with it.
+        let tail = UrlTail::new(dir, Some(file)).map(|raw, out| {
+            escape_bytes_into(out, raw);
+            out.extend_from_slice(b"</url>\n");
+        });
+        UrlElements {
+            snapshot,
+            tail,
+            ranked: Ranked::new(snapshot, policy),
+            heads: vec![None; snapshot.schemes().len()],
+            other_heads: Vec::new(),
+            before_preference: Vec::with_capacity(48),
+            after_preference: Vec::with_capacity(32),
+        }
+    }
+
+    /// Appends the elements of `host`'s URLs (`urls`) that the policy keeps, calling
+    /// `preference` where each one's preference value goes; returns how many.
+    pub(super) fn push(
+        &mut self,
+        out: &mut Vec<u8>,
+        host: HostIdx,
+        public: bool,
+        urls: &[u32_le],
+        mut preference: impl FnMut(&mut Vec<u8>),
+    ) -> usize {
+        let snapshot = self.snapshot;
+        let location = snapshot.host(host).map_or("", |h| h.country.as_str());
+        self.before_preference.clear();
+        self.before_preference.extend_from_slice(b"\" location=\"");
+        escape_into(&mut self.before_preference, location);
+        self.before_preference
+            .extend_from_slice(b"\" preference=\"");
+        self.after_preference.clear();
+        self.after_preference.push(b'"');
+        if !public {
+            self.after_preference
+                .extend_from_slice(b" mm0:private=\"True\"");
+        }
+        self.after_preference.push(b'>');
+        let Self {
+            tail,
+            ranked,
+            heads,
+            other_heads,
+            before_preference,
+            after_preference,
+            ..
+        } = self;
+        for_each_ranked(snapshot, urls, ranked, |at, base| {
             let head = match snapshot.base_url_scheme(at) {
                 Some(id) => heads[usize::from(id)]
-                    .get_or_insert_with(|| head_of(&snapshot.schemes()[usize::from(id)])),
+                    .get_or_insert_with(|| url_head(&snapshot.schemes()[usize::from(id)])),
                 None => {
                     // The text before the first `:`, or all of it.
                     let scheme = base.split_once(':').map_or(base, |(s, _)| s);
                     match other_heads.iter().position(|(s, _)| *s == scheme) {
                         Some(i) => &other_heads[i].1,
                         None => {
-                            other_heads.push((scheme, head_of(scheme)));
+                            other_heads.push((scheme, url_head(scheme)));
                             &other_heads[other_heads.len() - 1].1
                         }
                     }
@@ -170,16 +256,22 @@ pub fn metalink(
             // Markup in base URLs is looked for once, at load.
             let plain = !snapshot.base_url_has_markup(at);
             out.extend_from_slice(head);
-            out.extend_from_slice(&host_part);
-            escape_unless(&mut out, base, plain);
+            out.extend_from_slice(before_preference);
+            preference(out);
+            out.extend_from_slice(after_preference);
+            escape_unless(out, base, plain);
             out.extend_from_slice(tail.after(base));
-        });
-        if kept > 0 {
-            preference = preference.saturating_sub(1).max(1);
-        }
+        })
     }
-    out.extend_from_slice(b"   </resources>\n  </file>\n </files>\n</metalink>\n");
-    out
+}
+
+/// `    <url protocol="S" type="S`.
+fn url_head(scheme: &str) -> Vec<u8> {
+    let mut head = b"    <url protocol=\"".to_vec();
+    escape_into(&mut head, scheme);
+    head.extend_from_slice(b"\" type=\"");
+    escape_into(&mut head, scheme);
+    head
 }
 
 /// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
@@ -416,7 +508,10 @@ mod tests {
             (2, true, vec![]),
             (3, true, vec![5, 6, 7, 0]),
         ];
-        for subpath in ["", "s/u\"b", "a&b/"] {
+        for (subpath, file) in ["", "s/u\"b", "a&b/"]
+            .into_iter()
+            .flat_map(|s| ["repomd.xml", "a<b>'c", ""].map(|f| (s, f)))
+        {
             let data = SnapshotData {
                 hosts: hosts.clone(),
                 base_urls: bases.iter().map(|b| b.to_string()).collect(),
@@ -443,16 +538,30 @@ mod tests {
                     urls: dir.urls_of(entry),
                 })
                 .collect();
-            for file in ["repomd.xml", "a<b>'c", ""] {
+            // A new snapshot each time: what this thread keeps is for this file. Asked
+            // twice: the first makes the kept elements, the second reads them.
+            let want = String::from_utf8(straightforward_urls(&snapshot, dir, file, &chosen));
+            let want = want.unwrap();
+            let by_parts = metalink_kept_or_not(
+                &snapshot,
+                "date",
+                dir,
+                file,
+                &[],
+                &chosen,
+                UrlPolicy::All,
+                false,
+            );
+            for _ in 0..2 {
                 let doc = metalink(&snapshot, "date", dir, file, &[], &chosen, UrlPolicy::All);
-                let want = straightforward_urls(&snapshot, dir, file, &chosen);
+                assert_eq!(doc, by_parts, "{subpath:?} {file:?}");
                 let text = String::from_utf8(doc).unwrap();
-                let want = String::from_utf8(want).unwrap();
                 assert!(
                     text.contains(&want),
                     "{subpath:?} {file:?}:\n{text}\nwant:\n{want}"
                 );
             }
+            assert!(kept::metalink_urls(&snapshot, dir, file).is_some());
         }
     }
 

@@ -3,7 +3,7 @@
 //! with XML escaping added (decision 7); and two additions beyond it (issue 13): the
 //! Metalink 4 document and the redirect's `Link`/`Repr-Digest` values.
 
-pub mod lines;
+pub mod kept;
 pub mod links;
 pub mod metalink;
 pub mod metalink4;

@@ -1,6 +1,6 @@
 //! The text mirrorlist: one header line, then one URL per line.
 
-use super::lines;
+use super::kept;
 use super::urls::{for_each_ranked, redirect_candidates, Ranked, UrlPolicy, UrlTail};
 use crate::answer::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
@@ -18,8 +18,8 @@ pub fn mirrorlist(
     let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
-    if lines::is_plain(policy, file) {
-        if let Some(lines) = lines::plain_lines(snapshot, dir) {
+    if kept::is_plain(policy, file) {
+        if let Some(lines) = kept::plain_lines(snapshot, dir) {
             for chosen in hosts {
                 out.extend_from_slice(lines.line(chosen.at));
             }
@@ -129,7 +129,7 @@ mod tests {
                 .collect();
             chosen.rotate_left(2);
             let policy = UrlPolicy::Preferred(MIRRORLIST_PREFERENCE);
-            assert!(lines::is_plain(policy, None));
+            assert!(kept::is_plain(policy, None));
             let kept = mirrorlist(&snapshot, "# h", dir, None, &chosen, policy);
             let mut parts = b"# h\n".to_vec();
             push_lines(&mut parts, &snapshot, dir, None, &chosen, policy);
