@@ -114,12 +114,30 @@ pub fn select<'s, R: Rng + ?Sized>(
     criteria: &Criteria<'_>,
     rng: &mut R,
 ) -> Selection<'s> {
-    let (mut selection, soft_dropped) = select_screened(snapshot, dir, criteria, true, rng);
+    let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let (mut selection, soft_dropped) =
+        select_screened(snapshot, dir, criteria, true, rng, &mut scratch);
     if selection.hosts.is_empty() && soft_dropped {
-        (selection, _) = select_screened(snapshot, dir, criteria, false, rng);
+        (selection, _) = select_screened(snapshot, dir, criteria, false, rng, &mut scratch);
         selection.failed_open = true;
     }
+    SCRATCH.with(|s| *s.borrow_mut() = scratch);
     selection
+}
+
+/// The vectors one selection works in, kept by each thread for its next one: an answer of
+/// 200 hosts otherwise allocates and frees six of a few kilobytes each, about a tenth of
+/// selecting (loadtest/RESULTS.md, "Request path").
+#[derive(Default)]
+struct Scratch {
+    groups: Groups,
+    ordered: Vec<(HostIdx, Group)>,
+    shuffle: ShuffleScratch,
+    positions: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// [`select`] with the screen's soft drops applied or not; also says whether any host was
@@ -130,9 +148,11 @@ fn select_screened<'s, R: Rng + ?Sized>(
     criteria: &Criteria<'_>,
     drop_soft: bool,
     rng: &mut R,
+    scratch: &mut Scratch,
 ) -> (Selection<'s>, bool) {
     let requested = requested_countries(criteria.country);
-    let mut groups = Groups::default();
+    let groups = &mut scratch.groups;
+    groups.clear();
 
     // 1-2: netblocks and ASN, only without `country=`.
     if let (true, true, Some(ip)) = (
@@ -174,7 +194,7 @@ fn select_screened<'s, R: Rng + ?Sized>(
     }
 
     // Hosts' entries from here on: the local hosts' below, then every host of the answer.
-    let mut positions = Positions::new(dir);
+    let mut positions = Positions::new(dir, std::mem::take(&mut scratch.positions));
     positions.expect(groups.local_len());
 
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
@@ -187,12 +207,20 @@ fn select_screened<'s, R: Rng + ?Sized>(
 
     // 9: order each group, then keep each host's first (best) place; the screen's `Last`
     // hosts after all others.
-    let mut hosts = groups.order(snapshot, dir, requested.len() > 1, &mut positions, rng);
+    let mut hosts = groups.order(
+        snapshot,
+        dir,
+        requested.len() > 1,
+        &mut positions,
+        rng,
+        (&mut scratch.ordered, &mut scratch.shuffle),
+    );
+    scratch.positions = positions.into_table();
     if let Some(screen) = criteria.screen {
         move_last(&mut hosts, |c| screen(c.host) == Place::Last);
     }
     let selection = Selection {
-        phrases: groups.phrases,
+        phrases: std::mem::take(&mut groups.phrases),
         hosts,
         client_country,
         found_via: groups.found_via,
@@ -238,6 +266,18 @@ struct Groups {
 }
 
 impl Groups {
+    /// Empties every group, keeping the vectors.
+    fn clear(&mut self) {
+        self.netblock.clear();
+        self.asn.clear();
+        self.country.clear();
+        self.geoip.clear();
+        self.continent.clear();
+        self.global.clear();
+        self.phrases.clear();
+        self.found_via = None;
+    }
+
     /// Records `g` as MirrorManager's `found_via` unless an earlier group already is.
     fn set_via(&mut self, g: Group) {
         if self.found_via.is_none() {
@@ -409,16 +449,17 @@ impl Groups {
         several_countries: bool,
         positions: &mut Positions<'s>,
         rng: &mut R,
+        (ordered, scratch): (&mut Vec<(HostIdx, Group)>, &mut ShuffleScratch),
     ) -> Vec<Chosen<'s>> {
         self.netblock
             .sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         shuffle_runs(&mut self.netblock, rng);
         uniform_shuffle(&mut self.asn, rng);
         let total = self.local_len() + self.global.len();
-        let mut ordered: Vec<(HostIdx, Group)> = Vec::with_capacity(total);
+        ordered.clear();
+        ordered.reserve(total);
         ordered.extend(self.netblock.iter().map(|(_, h)| (*h, Group::Netblock)));
         ordered.extend(self.asn.iter().map(|h| (*h, Group::Asn)));
-        let mut scratch = ShuffleScratch::default();
         // Only `country=` can list a host twice in one group (`country=global,de`): every other
         // group is one archived list, or lists of distinct countries. De-duplicating before the
         // shuffle keeps such a host's odds those of one entry; the pass below keeps any other
@@ -432,13 +473,13 @@ impl Groups {
             (&mut self.continent, Group::Continent),
             (&mut self.global, Group::Global),
         ] {
-            weighted_shuffle(snapshot, list, rng, &mut scratch);
+            weighted_shuffle(snapshot, list, rng, scratch);
             ordered.extend(list.iter().map(|h| (*h, group)));
         }
         let mut seen = Seen::new(dir);
         positions.expect(ordered.len());
         let mut hosts = Vec::with_capacity(ordered.len().min(dir.by_host.len()));
-        for (host, group) in ordered {
+        for &(host, group) in ordered.iter() {
             if seen.first(host) {
                 if let Some(at) = positions.get(host) {
                     let entry = &dir.by_host[at];
@@ -487,11 +528,15 @@ impl<'d> Positions<'d> {
     /// Fewer lookups than this are cheaper as binary searches than a table.
     const MIN_LOOKUPS: usize = 24;
 
-    fn new(dir: &'d ArchivedDirectory) -> Self {
-        Positions {
-            dir,
-            table: Vec::new(),
-        }
+    /// Positions in `dir`, building any table in `table` (emptied first).
+    fn new(dir: &'d ArchivedDirectory, mut table: Vec<u32>) -> Self {
+        table.clear();
+        Positions { dir, table }
+    }
+
+    /// The table's vector, for the next selection.
+    fn into_table(self) -> Vec<u32> {
+        self.table
     }
 
     /// Says how many lookups come next: builds the table if that many pay for it.
@@ -508,7 +553,7 @@ impl<'d> Positions<'d> {
         {
             return;
         }
-        self.table = vec![0u32; span];
+        self.table.resize(span, 0);
         for (at, e) in self.dir.by_host.iter().enumerate() {
             self.table[e.host.to_native() as usize] = at as u32 + 1;
         }
