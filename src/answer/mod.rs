@@ -15,6 +15,7 @@ use std::time::SystemTime;
 
 use rand::Rng;
 
+use crate::answer::render::decimal::{push_decimal, push_padded};
 use crate::answer::render::links::RedirectLinks;
 use crate::answer::render::metalink4::Version;
 use crate::answer::render::urls::{redirect_candidates, UrlPolicy, MIRRORLIST_PREFERENCE};
@@ -327,16 +328,16 @@ fn protocol_list(raw: Option<&str>) -> Option<Vec<&str>> {
 /// Put together piece by piece: `format!` and the address's `Display` were 3 % of the server's
 /// time per answer (loadtest/RESULTS.md, "Request path").
 fn stats_line(ip: IpAddr, now: SystemTime, country: Option<&str>, s: &StatsFields) -> String {
-    use std::fmt::Write;
-    let mut line = String::with_capacity(96 + s.repo.len() + s.arch.len());
-    line.push_str("IP: ");
+    use std::io::Write;
+    let mut line = Vec::with_capacity(96 + s.repo.len() + s.arch.len());
+    line.extend_from_slice(b"IP: ");
     match ip {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    line.push('.');
+                    line.push(b'.');
                 }
-                push_decimal(&mut line, u32::from(octet), 1);
+                push_decimal(&mut line, octet);
             }
         }
         // Rarer, and its compressed form is not worth writing again.
@@ -344,46 +345,28 @@ fn stats_line(ip: IpAddr, now: SystemTime, country: Option<&str>, s: &StatsField
             let _ = write!(line, "{v6}");
         }
     }
-    line.push_str("; DATE: ");
+    line.extend_from_slice(b"; DATE: ");
     push_utc_date(&mut line, now);
-    line.push_str("; COUNTRY: ");
-    line.push_str(country.unwrap_or("N/A"));
-    line.push_str("; REPO: ");
-    line.push_str(&loggable(&s.repo));
-    line.push_str("; ARCH: ");
-    line.push_str(&loggable(&s.arch));
-    line.push('\n');
-    line
-}
-
-/// Appends `n` in decimal, zero-padded to at least `width` digits.
-fn push_decimal(out: &mut String, n: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    at = at.min(digits.len().saturating_sub(width));
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    line.extend_from_slice(b"; COUNTRY: ");
+    line.extend_from_slice(country.unwrap_or("N/A").as_bytes());
+    line.extend_from_slice(b"; REPO: ");
+    line.extend_from_slice(loggable(&s.repo).as_bytes());
+    line.extend_from_slice(b"; ARCH: ");
+    line.extend_from_slice(loggable(&s.arch).as_bytes());
+    line.push(b'\n');
+    // Every piece is ASCII (`loggable` percent-encodes the rest).
+    String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Appends `now`'s UTC calendar day as `YYYY-MM-DD`.
-fn push_utc_date(out: &mut String, now: SystemTime) {
+fn push_utc_date(out: &mut Vec<u8>, now: SystemTime) {
     let secs = crate::clock::unix_seconds(now);
     let (y, m, d) = crate::clock::utc_date_of(secs);
-    push_decimal(out, u32::try_from(y).unwrap_or(0), 4);
-    out.push('-');
-    push_decimal(out, m, 2);
-    out.push('-');
-    push_decimal(out, d, 2);
+    push_padded(out, u64::try_from(y).unwrap_or(0), 4);
+    out.push(b'-');
+    push_padded(out, m, 2);
+    out.push(b'-');
+    push_padded(out, d, 2);
 }
 
 /// The mirrorlist header: the target's, the selection's phrases, the `protocol` echoed, and
@@ -494,9 +477,9 @@ impl Body<'_, '_> {
 
 /// `YYYY-MM-DD` in UTC.
 pub fn utc_date(now: SystemTime) -> String {
-    let mut date = String::with_capacity(10);
+    let mut date = Vec::with_capacity(10);
     push_utc_date(&mut date, now);
-    date
+    String::from_utf8_lossy(&date).into_owned()
 }
 
 #[cfg(test)]
@@ -529,19 +512,6 @@ mod tests {
             assert_eq!(stats_line(ip, at, country, &fields), want);
             // And as `Display` writes the address.
             assert!(want.starts_with(&format!("IP: {ip};")));
-        }
-        let mut s = String::new();
-        for (n, width) in [
-            (0, 1),
-            (7, 2),
-            (2026, 4),
-            (31, 2),
-            (9, 4),
-            (4_294_967_295, 1),
-        ] {
-            s.clear();
-            push_decimal(&mut s, n, width);
-            assert_eq!(s, format!("{n:0width$}"));
         }
     }
 }

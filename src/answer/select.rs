@@ -89,6 +89,24 @@ pub struct Chosen<'s> {
     pub urls: &'s [u32_le],
 }
 
+impl<'s> Chosen<'s> {
+    /// Every host of `dir`, in `by_host` order, as the global group (for tests of rendering).
+    #[cfg(test)]
+    pub fn every_host(dir: &'s ArchivedDirectory) -> Vec<Chosen<'s>> {
+        dir.by_host
+            .iter()
+            .enumerate()
+            .map(|(at, entry)| Chosen {
+                host: entry.host.to_native(),
+                group: Group::Global,
+                entry,
+                at,
+                urls: dir.urls_of(entry),
+            })
+            .collect()
+    }
+}
+
 /// The ordered answer.
 pub struct Selection<'s> {
     /// Phrases to append to the header, each ending with a space.
@@ -126,8 +144,8 @@ pub fn select<'s, R: Rng + ?Sized>(
 }
 
 /// The vectors one selection works in, kept by each thread for its next one: an answer of
-/// 200 hosts otherwise allocates and frees six of a few kilobytes each, about a tenth of
-/// selecting (loadtest/RESULTS.md, "Request path").
+/// 200 hosts otherwise allocates and frees six of a few kilobytes each (malloc and free were
+/// about a tenth of `select/hosts180`'s profile).
 #[derive(Default)]
 struct Scratch {
     groups: Groups,

@@ -266,7 +266,7 @@ impl UrlTable {
 /// With `threads` above one, the sorted directories are cut into that many runs, compiled
 /// side by side, and joined in order: decoding and compiling are nearly all of a drop-in
 /// start, and each directory needs only the read-only host and URL tables. Warnings and the
-/// first error come out as one thread would give them.
+/// first error come out as one thread would give them (decision 25).
 fn compile_directories(
     raw_dirs: Vec<RawDirectory>,
     deferred: Option<DeferredDirectories>,

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::support::reload::{generation, serve};
-use super::support::{arg, send_signal, tempdir, wait_for, KeepAlive, Response, Server, LIMIT};
+use super::support::reload::{generation, serve, wait_generation_of};
+use super::support::{arg, send_signal, tempdir, KeepAlive, Response};
 
 /// The bandwidths of the hosts, `h0` to `h6`: their weights.
 const BANDWIDTHS: [u64; 7] = [10_000, 5_000, 2_000, 1_000, 300, 100, 1];
@@ -136,7 +136,7 @@ fn each_answer_is_a_fresh_weighted_shuffle() {
         let generated_at = 1_767_225_601 + round as u64;
         write_source(&source, generated_at, domain);
         send_signal(server.pid(), libc::SIGHUP);
-        sequence = wait_generation_of(&server, generated_at, sequence);
+        sequence = wait_generation_of(&server, ASK, generated_at, sequence);
         for client in &mut clients {
             for _ in 0..4 {
                 let r = client.get(ASK).unwrap();
@@ -151,17 +151,4 @@ fn each_answer_is_a_fresh_weighted_shuffle() {
             }
         }
     }
-}
-
-/// Waits until this test's request is answered from data generated at `generated_at` with a
-/// sequence above `after`; returns the sequence.
-fn wait_generation_of(server: &Server, generated_at: u64, after: u64) -> u64 {
-    wait_for(
-        &format!("generation {generated_at} after {after}"),
-        LIMIT,
-        || match generation(&server.get(ASK)) {
-            Some((g, s)) if g == generated_at && s > after => Some(s),
-            _ => None,
-        },
-    )
 }

@@ -5,7 +5,9 @@
 //!
 //! What is kept depends on the snapshot, the directory and the file only: the order of the
 //! hosts is still drawn afresh by `select` for every answer (a test counts first places over
-//! HTTP), and a metalink's preference, which depends on the place, is written between pieces.
+//! HTTP), and a metalink's preference, which depends on the place, is written between pieces
+//! (decision 24).
+//!
 //! Kept per thread, so that no request waits on, or writes to, anything another request reads
 //! (ARCHITECTURE.md: no lock on the request path); bounded per thread, so that a client that
 //! walks every directory does not grow it without end.
@@ -14,7 +16,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::metalink::{push_decimal, UrlElements};
+use super::decimal::push_decimal;
+use super::url_elements::UrlElements;
 use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail, MIRRORLIST_PREFERENCE};
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;

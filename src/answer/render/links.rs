@@ -130,7 +130,6 @@ mod tests {
     use super::*;
     use crate::answer::render::text::redirect_target;
     use crate::answer::render::urls::redirect_candidates;
-    use crate::answer::select::Group;
     use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, SnapshotData};
 
     #[test]
@@ -228,18 +227,7 @@ mod tests {
         };
         let snapshot = Snapshot::from_data(&data).unwrap();
         let dir = snapshot.directory("d").unwrap();
-        let chosen: Vec<Chosen<'_>> = dir
-            .by_host
-            .iter()
-            .enumerate()
-            .map(|(at, entry)| Chosen {
-                host: entry.host.to_native(),
-                group: Group::Global,
-                entry,
-                at,
-                urls: dir.urls_of(entry),
-            })
-            .collect();
+        let chosen = Chosen::every_host(dir);
         for protocols in [None, Some(&["http"][..]), Some(&["ftp"][..])] {
             for file in [None, Some("f"), Some("g")] {
                 let all = redirect_candidates(&snapshot, dir, file, &chosen, protocols, 10);

@@ -1,11 +1,13 @@
 //! The Metalink 3.0 document (docs/protocol.md section 9.2) and its failure form (9.3).
 
+use super::decimal::push_decimal;
 use super::kept;
-use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail};
+use super::url_elements::UrlElements;
+use super::urls::UrlPolicy;
+use super::xml::{comment_into, escape_into};
 use crate::answer::select::Chosen;
-use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails, HostIdx};
+use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
 use crate::snapshot::Snapshot;
-use rkyv::rend::u32_le;
 
 fn head(out: &mut Vec<u8>, pubdate: &str) {
     out.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<metalink version=\"3.0\" xmlns=\"http://www.metalinker.org/\" type=\"dynamic\" pubdate=\"");
@@ -23,23 +25,6 @@ pub fn failure(pubdate: &str, message: &str) -> Vec<u8> {
     comment_into(&mut out, message);
     out.extend_from_slice(b"\n-->\n</metalink>\n");
     out
-}
-
-/// Copies `message` as the text of an XML comment (also used by the Metalink 4 failure
-/// document).
-pub(super) fn comment_into(out: &mut Vec<u8>, message: &str) {
-    // The message may echo the client's repo or arch; `--` cannot stand inside an XML
-    // comment (and `-->` would end it), so the second `-` of a pair is written as `%2D`.
-    let mut after_dash = false;
-    for &b in message.as_bytes() {
-        if b == b'-' && after_dash {
-            out.extend_from_slice(b"%2D");
-            after_dash = false;
-            continue;
-        }
-        after_dash = b == b'-';
-        out.push(b);
-    }
 }
 
 /// The details of `file` in `dir`, newest first, if the directory has any.
@@ -163,203 +148,6 @@ fn metalink_kept_or_not(
     out
 }
 
-/// What the `<url>` elements of one answer (or of one directory's hosts) share, made once:
-/// the escaped `/subpath/file` and closing tag, and the opening `<url protocol="S" type="S`
-/// of each scheme.
-pub(super) struct UrlElements<'s> {
-    snapshot: &'s Snapshot,
-    tail: UrlTail,
-    ranked: Ranked<'s>,
-    /// By the snapshot's scheme index, and for the odd base URL without one, by scheme text.
-    heads: Vec<Option<Vec<u8>>>,
-    other_heads: Vec<(&'s str, Vec<u8>)>,
-    /// `" location="CC" preference="`, then what follows the preference: the same for all
-    /// URLs of a host.
-    before_preference: Vec<u8>,
-    after_preference: Vec<u8>,
-}
-
-impl<'s> UrlElements<'s> {
-    pub(super) fn new(
-        snapshot: &'s Snapshot,
-        dir: &ArchivedDirectory,
-        file: &str,
-        policy: UrlPolicy<'s>,
-    ) -> UrlElements<'s> {
-        // Every URL ends with the same escaped `/subpath/file`; escaping goes byte by byte,
-        // so escaping the base and the tail apart is escaping the URL. The closing tag goes
-        // with it.
-        let tail = UrlTail::new(dir, Some(file)).map(|raw, out| {
-            escape_bytes_into(out, raw);
-            out.extend_from_slice(b"</url>\n");
-        });
-        UrlElements {
-            snapshot,
-            tail,
-            ranked: Ranked::new(snapshot, policy),
-            heads: vec![None; snapshot.schemes().len()],
-            other_heads: Vec::new(),
-            before_preference: Vec::with_capacity(48),
-            after_preference: Vec::with_capacity(32),
-        }
-    }
-
-    /// Appends the elements of `host`'s URLs (`urls`) that the policy keeps, calling
-    /// `preference` where each one's preference value goes; returns how many.
-    pub(super) fn push(
-        &mut self,
-        out: &mut Vec<u8>,
-        host: HostIdx,
-        public: bool,
-        urls: &[u32_le],
-        mut preference: impl FnMut(&mut Vec<u8>),
-    ) -> usize {
-        let snapshot = self.snapshot;
-        let location = snapshot.host(host).map_or("", |h| h.country.as_str());
-        self.before_preference.clear();
-        self.before_preference.extend_from_slice(b"\" location=\"");
-        escape_into(&mut self.before_preference, location);
-        self.before_preference
-            .extend_from_slice(b"\" preference=\"");
-        self.after_preference.clear();
-        self.after_preference.push(b'"');
-        if !public {
-            self.after_preference
-                .extend_from_slice(b" mm0:private=\"True\"");
-        }
-        self.after_preference.push(b'>');
-        let Self {
-            tail,
-            ranked,
-            heads,
-            other_heads,
-            before_preference,
-            after_preference,
-            ..
-        } = self;
-        for_each_ranked(snapshot, urls, ranked, |at, base| {
-            let head = match snapshot.base_url_scheme(at) {
-                Some(id) => heads[usize::from(id)]
-                    .get_or_insert_with(|| url_head(&snapshot.schemes()[usize::from(id)])),
-                None => {
-                    // The text before the first `:`, or all of it.
-                    let scheme = base.split_once(':').map_or(base, |(s, _)| s);
-                    match other_heads.iter().position(|(s, _)| *s == scheme) {
-                        Some(i) => &other_heads[i].1,
-                        None => {
-                            other_heads.push((scheme, url_head(scheme)));
-                            &other_heads[other_heads.len() - 1].1
-                        }
-                    }
-                }
-            };
-            // Markup in base URLs is looked for once, at load.
-            let plain = !snapshot.base_url_has_markup(at);
-            out.extend_from_slice(head);
-            out.extend_from_slice(before_preference);
-            preference(out);
-            out.extend_from_slice(after_preference);
-            escape_unless(out, base, plain);
-            out.extend_from_slice(tail.after(base));
-        })
-    }
-}
-
-/// `    <url protocol="S" type="S`.
-fn url_head(scheme: &str) -> Vec<u8> {
-    let mut head = b"    <url protocol=\"".to_vec();
-    escape_into(&mut head, scheme);
-    head.extend_from_slice(b"\" type=\"");
-    escape_into(&mut head, scheme);
-    head
-}
-
-/// Appends `n` in decimal (what `write!(out, "{n}")` writes, without the formatter).
-pub(super) fn push_decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
-    let mut n: u64 = n.into();
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
-/// Copies `text`, escaped unless it is known to need none.
-pub(super) fn escape_unless(out: &mut Vec<u8>, text: &str, plain: bool) {
-    if plain {
-        out.extend_from_slice(text.as_bytes());
-    } else {
-        escape_into(out, text);
-    }
-}
-
-pub(super) fn escape_into(out: &mut Vec<u8>, text: &str) {
-    escape_bytes_into(out, text.as_bytes());
-}
-
-fn special(b: u8) -> bool {
-    matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
-}
-
-/// Whether a block has a byte to escape, written without branches so that it compiles to a
-/// few vector compares.
-#[inline(always)]
-fn block_has_special(block: &[u8; 16]) -> bool {
-    let mut hit = 0u8;
-    for &b in block {
-        hit |= ((b == b'&') | (b == b'<') | (b == b'>') | (b == b'"') | (b == b'\'')) as u8;
-    }
-    hit != 0
-}
-
-/// Whether `text` has a byte [`escape_bytes_into`] replaces, 16 bytes at a time.
-fn needs_escape(text: &[u8]) -> bool {
-    if text.len() < 16 {
-        return text.iter().any(|&b| special(b));
-    }
-    let mut blocks = text.chunks_exact(16);
-    for block in &mut blocks {
-        if block.try_into().is_ok_and(block_has_special) {
-            return true;
-        }
-    }
-    // The last, partial block: the last 16 bytes, some of them checked twice.
-    !blocks.remainder().is_empty()
-        && text[text.len() - 16..]
-            .try_into()
-            .is_ok_and(block_has_special)
-}
-
-/// XML-escapes `& < > " '` (decision 7); everything else is copied, in runs between the
-/// characters that need escaping (one copy for the usual text that has none).
-pub(super) fn escape_bytes_into(out: &mut Vec<u8>, text: &[u8]) {
-    if !needs_escape(text) {
-        out.extend_from_slice(text);
-        return;
-    }
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        let entity: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'"' => b"&quot;",
-            b'\'' => b"&apos;",
-            _ => continue,
-        };
-        out.extend_from_slice(&text[start..i]);
-        out.extend_from_slice(entity);
-        start = i + 1;
-    }
-    out.extend_from_slice(&text[start..]);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,48 +171,6 @@ mod tests {
         let text = String::from_utf8(doc).unwrap();
         assert!(text.ends_with("<!-- repo disabled\n-->\n</metalink>\n"));
         assert_eq!(text.len(), 265, "reference 58 is 265 bytes");
-    }
-
-    #[test]
-    fn escapes_xml() {
-        let mut out = Vec::new();
-        escape_into(&mut out, "a&b<c>\"d'");
-        assert_eq!(out, b"a&amp;b&lt;c&gt;&quot;d&apos;");
-        for (text, want) in [
-            ("", ""),
-            ("plain", "plain"),
-            ("&", "&amp;"),
-            ("x&", "x&amp;"),
-            ("&x", "&amp;x"),
-            ("''", "&apos;&apos;"),
-            ("é<ü>", "é&lt;ü&gt;"),
-            ("0123456789abcdef", "0123456789abcdef"),
-            ("0123456789abcde&", "0123456789abcde&amp;"),
-            ("0123456789abcdef'", "0123456789abcdef&apos;"),
-            (
-                "https://mirror.example.org/pub/a\"b",
-                "https://mirror.example.org/pub/a&quot;b",
-            ),
-        ] {
-            let mut out = b"pre".to_vec();
-            escape_into(&mut out, text);
-            assert_eq!(out, format!("pre{want}").as_bytes(), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn finds_every_special_byte_at_every_place() {
-        for len in 0..50 {
-            let clean = vec![b'a'; len];
-            assert!(!needs_escape(&clean), "{len}");
-            for at in 0..len {
-                for b in [b'&', b'<', b'>', b'"', b'\''] {
-                    let mut text = clean.clone();
-                    text[at] = b;
-                    assert!(needs_escape(&text), "{len} {at} {b}");
-                }
-            }
-        }
     }
 
     /// The `<url>` lines as first written: one URL at a time, escaped byte by byte.
@@ -482,7 +228,6 @@ mod tests {
 
     #[test]
     fn urls_match_the_straightforward_rendering() {
-        use crate::answer::select::Group;
         use crate::snapshot::model::{Directory, Host, SnapshotData};
         let bases = [
             "https://a.example/pub",
@@ -525,19 +270,8 @@ mod tests {
             };
             let snapshot = Snapshot::from_data(&data).unwrap();
             let dir = snapshot.directory("d").unwrap();
-            let chosen: Vec<Chosen<'_>> = dir
-                .by_host
-                .iter()
-                .enumerate()
-                .rev()
-                .map(|(at, entry)| Chosen {
-                    host: entry.host.to_native(),
-                    group: Group::Global,
-                    entry,
-                    at,
-                    urls: dir.urls_of(entry),
-                })
-                .collect();
+            let mut chosen = Chosen::every_host(dir);
+            chosen.reverse();
             // A new snapshot each time: what this thread keeps is for this file. Asked
             // twice: the first makes the kept elements, the second reads them.
             let want = String::from_utf8(straightforward_urls(&snapshot, dir, file, &chosen));
@@ -562,15 +296,6 @@ mod tests {
                 );
             }
             assert!(kept::metalink_urls(&snapshot, dir, file).is_some());
-        }
-    }
-
-    #[test]
-    fn decimals_match_the_formatter() {
-        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
-            let mut out = Vec::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string().as_bytes());
         }
     }
 }

@@ -16,8 +16,9 @@
 //! </metalink>
 //! ```
 
-use super::metalink::{comment_into, escape_bytes_into, escape_into, escape_unless, push_decimal};
+use super::decimal::push_decimal;
 use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail};
+use super::xml::{comment_into, escape_bytes_into, escape_into, escape_unless};
 use crate::answer::select::Chosen;
 use crate::snapshot::model::{ArchivedDirectory, ArchivedFileDetails};
 use crate::snapshot::Snapshot;
@@ -168,7 +169,6 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::answer::select::Group;
     use crate::snapshot::model::{Directory, FileDetails, FileEntry, Host, SnapshotData};
     use std::time::{Duration, SystemTime};
 
@@ -260,18 +260,7 @@ mod tests {
         };
         let snapshot = Snapshot::from_data(&data).unwrap();
         let dir = snapshot.directory("d/repodata").unwrap();
-        let chosen: Vec<Chosen<'_>> = dir
-            .by_host
-            .iter()
-            .enumerate()
-            .map(|(at, entry)| Chosen {
-                host: entry.host.to_native(),
-                group: Group::Global,
-                entry,
-                at,
-                urls: dir.urls_of(entry),
-            })
-            .collect();
+        let chosen = Chosen::every_host(dir);
         let versions = super::super::metalink::details(dir, "repomd.xml").unwrap();
         let doc = metalink(
             &snapshot,

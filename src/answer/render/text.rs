@@ -69,7 +69,6 @@ pub fn redirect_target(
 mod tests {
     use super::*;
     use crate::answer::render::urls::MIRRORLIST_PREFERENCE;
-    use crate::answer::select::Group;
     use crate::snapshot::model::{Directory, Host, SnapshotData};
 
     /// The kept lines (`render::lines`) and the lines made from their parts are the same
@@ -115,18 +114,7 @@ mod tests {
         let snapshot = Snapshot::from_data(&data).unwrap();
         for name in ["d", "dpub/x/y"] {
             let dir = snapshot.directory(name).unwrap();
-            let mut chosen: Vec<Chosen<'_>> = dir
-                .by_host
-                .iter()
-                .enumerate()
-                .map(|(at, entry)| Chosen {
-                    host: entry.host.to_native(),
-                    group: Group::Global,
-                    entry,
-                    at,
-                    urls: dir.urls_of(entry),
-                })
-                .collect();
+            let mut chosen = Chosen::every_host(dir);
             chosen.rotate_left(2);
             let policy = UrlPolicy::Preferred(MIRRORLIST_PREFERENCE);
             assert!(kept::is_plain(policy, None));

@@ -114,10 +114,15 @@ pub fn generation(r: &Response) -> Option<(u64, u64)> {
 /// Waits until the server answers from data generated at `generated_at` with a sequence
 /// above `after`; returns the sequence.
 pub fn wait_generation(server: &Server, generated_at: u64, after: u64) -> u64 {
+    wait_generation_of(server, MIRRORLIST, generated_at, after)
+}
+
+/// [`wait_generation`], asking `target`.
+pub fn wait_generation_of(server: &Server, target: &str, generated_at: u64, after: u64) -> u64 {
     wait_for(
         &format!("generation {generated_at} with a sequence above {after}"),
         LIMIT,
-        || match generation(&server.get(MIRRORLIST)) {
+        || match generation(&server.get(target)) {
             Some((g, s)) if g == generated_at && s > after => Some(s),
             _ => None,
         },
