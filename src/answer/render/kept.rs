@@ -9,12 +9,13 @@
 //! (decision 24).
 //!
 //! Kept per thread, so that no request waits on, or writes to, anything another request reads
-//! (ARCHITECTURE.md: no lock on the request path); bounded per thread, so that a client that
-//! walks every directory does not grow it without end.
+//! (ARCHITECTURE.md: no lock on the request path); bounded for the process, so that a client
+//! that walks every directory does not grow it without end.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::decimal::push_decimal;
 use super::url_elements::UrlElements;
@@ -22,10 +23,35 @@ use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail, MIRRORLIST_PREFER
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
 
-/// What one thread keeps, in bytes; past it, further directories are rendered each time as if
-/// nothing were kept. For a directory of 200 hosts, its lines are about 18 KB and its metalink
-/// elements about 100 KB.
-pub const THREAD_BUDGET: usize = 16 << 20;
+/// What all threads together keep, in bytes; past it, further directories are rendered each
+/// time as if nothing were kept. For a directory of 200 hosts, its lines are about 18 KB and its
+/// metalink elements about 100 KB. One budget for the process, not one per thread, so that a
+/// server with many cores keeps no more than one with two.
+pub const BUDGET: usize = 32 << 20;
+
+/// What all threads keep now, in bytes: touched only when a thread keeps a new directory or
+/// lets its pieces go, never on an answer that finds its pieces.
+static KEPT_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Takes `estimate` bytes of the budget, if that many are left: taken before rendering, so
+/// that a spent budget costs an answer nothing but this.
+fn reserve(estimate: usize) -> bool {
+    KEPT_BYTES
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |kept| {
+            kept.checked_add(estimate).filter(|&after| after <= BUDGET)
+        })
+        .is_ok()
+}
+
+/// Corrects a reservation of `estimate` bytes to the `actual` size (the budget may end up
+/// exceeded by the estimates' error, never more).
+fn settle(estimate: usize, actual: usize) {
+    if actual > estimate {
+        KEPT_BYTES.fetch_add(actual - estimate, Ordering::Relaxed);
+    } else {
+        KEPT_BYTES.fetch_sub(estimate - actual, Ordering::Relaxed);
+    }
+}
 
 /// One directory's plain lines, in the order of its `by_host`: host `at`'s line (its most
 /// preferred URL of https, http, ftp, the directory's path, `/`, a newline) is
@@ -150,7 +176,14 @@ struct Kept {
     /// By the address of the archived directory (fixed for the life of its snapshot).
     lines: HashMap<usize, Rc<DirLines>>,
     urls: HashMap<usize, Rc<DirUrls>>,
+    /// Their share of [`BUDGET`], given back when they go.
     size: usize,
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        KEPT_BYTES.fetch_sub(self.size, Ordering::Relaxed);
+    }
 }
 
 thread_local! {
@@ -168,10 +201,8 @@ fn with_kept<T>(snapshot: &Snapshot, f: impl FnOnce(&mut Kept) -> T) -> T {
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
         if kept.instance != snapshot.instance() {
-            *kept = Kept {
-                instance: snapshot.instance(),
-                ..Kept::default()
-            };
+            *kept = Kept::default();
+            kept.instance = snapshot.instance();
         }
         f(&mut kept)
     })
@@ -185,10 +216,12 @@ pub fn plain_lines(snapshot: &Snapshot, dir: &ArchivedDirectory) -> Option<Rc<Di
         if let Some(lines) = kept.lines.get(&key) {
             return Some(lines.clone());
         }
-        if kept.size >= THREAD_BUDGET {
+        let estimate = dir.by_host.len() * 100;
+        if !reserve(estimate) {
             return None;
         }
         let lines = Rc::new(DirLines::render(snapshot, dir));
+        settle(estimate, lines.size());
         kept.size += lines.size();
         kept.lines.insert(key, lines.clone());
         Some(lines)
@@ -208,12 +241,66 @@ pub fn metalink_urls(
         if let Some(urls) = kept.urls.get(&key) {
             return (*urls.file == *file).then(|| urls.clone());
         }
-        if kept.size >= THREAD_BUDGET {
+        let estimate = dir.by_host.len() * 600;
+        if !reserve(estimate) {
             return None;
         }
         let urls = Rc::new(DirUrls::render(snapshot, dir, file));
+        settle(estimate, urls.size());
         kept.size += urls.size();
         kept.urls.insert(key, urls.clone());
         Some(urls)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::model::{Directory, Host, SnapshotData};
+
+    /// What a thread keeps is counted against the process's budget and given back when the
+    /// thread answers from another snapshot, or ends.
+    #[test]
+    fn kept_pieces_are_counted_and_given_back() {
+        let data = SnapshotData {
+            hosts: vec![Host {
+                weight: 1,
+                ..Host::default()
+            }],
+            base_urls: vec!["https://a.example/pub".into()],
+            directories: vec![Directory {
+                name: "d".into(),
+                subpath: "d".into(),
+                ..Directory::default()
+            }
+            .with_hosts([(0, true, vec![0])])],
+            ..SnapshotData::default()
+        };
+        // On a thread of its own, with nothing kept yet (other tests keep theirs on their
+        // own threads; the process-wide count mixes them, so only this thread's is compared).
+        std::thread::spawn(move || {
+            let size = || KEPT.with(|k| k.borrow().size);
+            let first = Snapshot::from_data(&data).unwrap();
+            let dir = first.directory("d").unwrap();
+            let lines = plain_lines(&first, dir).unwrap();
+            assert_eq!(lines.line(0), b"https://a.example/pub/d/\n");
+            let urls = metalink_urls(&first, dir, "repomd.xml").unwrap();
+            assert_eq!(size(), lines.size() + urls.size());
+            assert!(KEPT_BYTES.load(Ordering::Relaxed) >= size());
+            // Asked again: the same pieces, nothing more counted.
+            assert!(Rc::ptr_eq(&plain_lines(&first, dir).unwrap(), &lines));
+            assert!(
+                metalink_urls(&first, dir, "other.xml").is_none(),
+                "kept for repomd.xml"
+            );
+            assert_eq!(size(), lines.size() + urls.size());
+            // Another snapshot: the first one's pieces go, the new ones are counted alone.
+            let second = Snapshot::from_data(&data).unwrap();
+            let dir = second.directory("d").unwrap();
+            let other = metalink_urls(&second, dir, "other.xml").unwrap();
+            assert_eq!(size(), other.size());
+        })
+        .join()
+        .unwrap();
+    }
 }
