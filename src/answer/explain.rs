@@ -131,7 +131,7 @@ pub fn document(inputs: &Inputs<'_, '_>) -> Vec<u8> {
     let mut listed = Vec::with_capacity(selection.hosts.len());
     for chosen in &selection.hosts {
         let mut urls = Vec::new();
-        for_each_kept(snapshot, chosen.urls, inputs.policy, |base| {
+        for_each_kept(snapshot, chosen.urls(dir), inputs.policy, |base| {
             let mut url = Vec::new();
             push_url(&mut url, base, dir, inputs.file);
             urls.push(String::from_utf8_lossy(&url).into_owned());

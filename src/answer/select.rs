@@ -85,11 +85,16 @@ pub struct Chosen<'s> {
     pub entry: &'s ArchivedHostUrls,
     /// Where `entry` is in the directory's `by_host`.
     pub at: usize,
-    /// The host's URLs in the directory ([`ArchivedDirectory::urls_of`] the entry).
-    pub urls: &'s [u32_le],
 }
 
 impl<'s> Chosen<'s> {
+    /// The host's URLs in `dir`, the directory it was chosen from. Read when rendering needs
+    /// them, not when choosing: answers from kept pieces never touch the host's entry.
+    #[inline]
+    pub fn urls(&self, dir: &'s ArchivedDirectory) -> &'s [u32_le] {
+        dir.urls_of(self.entry)
+    }
+
     /// Every host of `dir`, in `by_host` order, as the global group (for tests of rendering).
     #[cfg(test)]
     pub fn every_host(dir: &'s ArchivedDirectory) -> Vec<Chosen<'s>> {
@@ -101,7 +106,6 @@ impl<'s> Chosen<'s> {
                 group: Group::Global,
                 entry,
                 at,
-                urls: dir.urls_of(entry),
             })
             .collect()
     }
@@ -501,13 +505,11 @@ impl Groups {
             if seen.first(host) {
                 if let Some(at) = positions.get(host) {
                     let entry = &dir.by_host[at];
-                    let urls = dir.urls_of(entry);
                     hosts.push(Chosen {
                         host,
                         group,
                         entry,
                         at,
-                        urls,
                     });
                 }
             }

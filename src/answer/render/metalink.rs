@@ -136,7 +136,7 @@ fn metalink_kept_or_not(
                     &mut out,
                     chosen.host,
                     chosen.entry.public,
-                    chosen.urls,
+                    chosen.urls(dir),
                     |out| push_decimal(out, preference),
                 ),
         };
@@ -187,7 +187,7 @@ mod tests {
                 .host(chosen.host)
                 .map_or("", |h| h.country.as_str());
             let mut kept = 0;
-            for u in chosen.urls.iter() {
+            for u in chosen.urls(dir).iter() {
                 let base = snapshot.base_url(u.to_native());
                 let scheme = base.split_once(':').map_or(base, |(s, _)| s);
                 let naive = |text: &[u8], out: &mut Vec<u8>| {

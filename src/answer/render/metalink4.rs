@@ -141,7 +141,7 @@ pub fn metalink(
         host_part.extend_from_slice(b" priority=\"");
         push_decimal(&mut host_part, priority_of(preference));
         host_part.extend_from_slice(b"\">");
-        let kept = for_each_ranked(snapshot, chosen.urls, &ranked, |at, base| {
+        let kept = for_each_ranked(snapshot, chosen.urls(dir), &ranked, |at, base| {
             out.extend_from_slice(&host_part);
             escape_unless(&mut out, base, !snapshot.base_url_has_markup(at));
             out.extend_from_slice(tail.after(base));

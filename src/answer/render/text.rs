@@ -46,7 +46,7 @@ fn push_lines(
     });
     let ranked = Ranked::new(snapshot, policy);
     for chosen in hosts {
-        for_each_ranked(snapshot, chosen.urls, &ranked, |_, base| {
+        for_each_ranked(snapshot, chosen.urls(dir), &ranked, |_, base| {
             out.extend_from_slice(base.as_bytes());
             out.extend_from_slice(tail.after(base));
         });

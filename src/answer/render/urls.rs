@@ -246,7 +246,7 @@ pub fn redirect_candidates<'s>(
             .map_or("", |h| h.country.as_str());
         for_each_kept(
             snapshot,
-            chosen.urls,
+            chosen.urls(dir),
             UrlPolicy::Preferred(&order),
             |base| {
                 let mut url = Vec::new();
