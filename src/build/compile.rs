@@ -284,13 +284,11 @@ fn compile_directories(
         None => Default::default(),
     };
     if let Some(decode) = &decode {
-        listed.extend(
-            names
-                .into_iter()
-                .zip(sizes)
-                .enumerate()
-                .map(|(i, (name, size))| (name, Pending::Deferred(&**decode, i, size))),
-        );
+        // A size missing (a source that gave none) only makes the runs less even.
+        listed.extend(names.into_iter().enumerate().map(|(i, name)| {
+            let size = sizes.get(i).copied().unwrap_or(1);
+            (name, Pending::Deferred(&**decode, i, size))
+        }));
     }
     // Stable, so that of two with one name the first listed comes first (and is kept).
     if !listed.is_sorted_by(|a, b| a.0 < b.0) {

@@ -93,8 +93,9 @@ impl DirLines {
             .unwrap_or_default()
     }
 
+    /// The memory it holds (capacities, not lengths).
     fn size(&self) -> usize {
-        self.bytes.len() + 4 * self.ends.len()
+        self.bytes.capacity() + 4 * self.ends.capacity()
     }
 }
 
@@ -159,8 +160,10 @@ impl DirUrls {
         cuts.len()
     }
 
+    /// The memory it holds (capacities, not lengths).
     fn size(&self) -> usize {
-        self.bytes.len() + 4 * (self.ends.len() + self.cuts.len() + self.cut_ends.len())
+        self.bytes.capacity()
+            + 4 * (self.ends.capacity() + self.cuts.capacity() + self.cut_ends.capacity())
     }
 }
 
