@@ -33,6 +33,7 @@ use mirrorlist::answer::request::{Mode, Params};
 use mirrorlist::answer::select::{select, Criteria};
 use mirrorlist::answer::{answer, Client, Settings};
 use mirrorlist::build::compile;
+use mirrorlist::build::compile::compile_with;
 use mirrorlist::inputs::mirrormanager::{self, HostIds};
 use mirrorlist::inputs::mm_cache::{
     self, IntIntMap, IntRepeatedIntMap, IntStringMap, MirrorList, MirrorListCacheType,
@@ -653,17 +654,34 @@ fn load_benches(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // The same on one thread: `compile` against this is what the directory threads buy.
+    group.bench_function("compile_one_thread", |b| {
+        b.iter_batched(
+            || raw.clone(),
+            |raw| black_box(compile_with(raw, "native", 1_767_225_600, 1).unwrap()),
+            BatchSize::LargeInput,
+        )
+    });
     // The same data as MirrorManager's cache: what a drop-in server reads.
     let cache = Bytes::from(as_mm_cache(&raw).encode_to_vec());
     let cache_path = std::path::Path::new("bench.proto");
     group.throughput(Throughput::Bytes(cache.len() as u64));
-    group.bench_function("mm_cache_read_and_compile", |b| {
-        b.iter(|| {
-            let list = mm_cache::decode(cache_path, cache.clone()).unwrap();
-            let raw = mirrormanager::from_cache_with(cache_path, &list, HostIds::Tables).unwrap();
-            black_box(compile(raw, "mirrormanager", 1_767_225_600).unwrap())
-        })
-    });
+    for (name, threads) in [
+        ("mm_cache_read_and_compile", None),
+        ("mm_cache_read_and_compile_one_thread", Some(1)),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let list = mm_cache::decode(cache_path, cache.clone()).unwrap();
+                let raw =
+                    mirrormanager::from_cache_with(cache_path, &list, HostIds::Tables).unwrap();
+                black_box(match threads {
+                    None => compile(raw, "mirrormanager", 1_767_225_600).unwrap(),
+                    Some(n) => compile_with(raw, "mirrormanager", 1_767_225_600, n).unwrap(),
+                })
+            })
+        });
+    }
     group.finish();
 }
 
