@@ -14,7 +14,7 @@ use super::id_index::IdIndex;
 use crate::inputs::first_wins::FirstWins;
 use crate::inputs::raw::{
     DecodeDirectory, DeferredDirectories, FileDetails, RawData, RawDirectory, RawGeo, RawHost,
-    RawRepoArch,
+    RawRepoArch, DECODE_THREADS,
 };
 use crate::inputs::InputError;
 use crate::snapshot::model::{
@@ -391,12 +391,16 @@ fn compile_directories(
     Ok(directories)
 }
 
-/// How many threads compile `directories` encoded directories: one per core up to four, and
+/// How many threads compile `directories` encoded directories: one per core up to
+/// [`DECODE_THREADS`], and
 /// one for small data (threads cost more than a few hundred directories take).
 fn directory_threads(directories: usize) -> usize {
     const PER_THREAD: usize = 2_000;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(4).min(directories / PER_THREAD).max(1)
+    cores
+        .min(DECODE_THREADS)
+        .min(directories / PER_THREAD)
+        .max(1)
 }
 
 /// A directory as compile first meets it: decoded by its source, or still encoded (the

@@ -19,7 +19,7 @@ use super::mm_directory::{DirectoryDecoder, EntryError};
 use super::{continents, geoip, netblocks, read_file, InputError};
 use crate::inputs::raw::{
     DeferredDirectories, FileDetails, InputDigest, RawData, RawDirectory, RawGeo, RawHost,
-    RawRepoArch,
+    RawRepoArch, DECODE_THREADS,
 };
 
 /// Where MirrorManager's files are (the `-c`, `-g`, `--cccsv` and `--geoip` flags).
@@ -217,14 +217,11 @@ fn read_directories(
         entries.push((index, entry.clone()));
     }
     let file = w.file.to_path_buf();
-    // Compile decodes on up to four threads, each one directory at a time: each call takes a
-    // decoder no other call holds, so no lock is waited on.
-    let decoders: [Mutex<DirectoryDecoder>; 4] = [
-        Mutex::new(decoder),
-        Mutex::default(),
-        Mutex::default(),
-        Mutex::default(),
-    ];
+    // Compile decodes on up to `DECODE_THREADS` threads, each one directory at a time: each
+    // call takes a decoder no other call holds, so no lock is waited on.
+    let mut decoders: Vec<Mutex<DirectoryDecoder>> =
+        (0..DECODE_THREADS).map(|_| Mutex::default()).collect();
+    decoders[0] = Mutex::new(decoder);
     raw.deferred = Some(DeferredDirectories {
         names,
         sizes: entries.iter().map(|(_, entry)| entry.len()).collect(),

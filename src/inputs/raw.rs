@@ -106,6 +106,10 @@ pub struct DeferredDirectories {
     pub decode: Arc<DecodeDirectory>,
 }
 
+/// How many threads may call [`DeferredDirectories::decode`] at once without waiting on each
+/// other: compile uses at most this many, and a source keeps this many decoders.
+pub const DECODE_THREADS: usize = 4;
+
 /// [`DeferredDirectories::decode`].
 pub type DecodeDirectory = dyn Fn(usize, &mut RawDirectory) -> Result<(), InputError> + Send + Sync;
 

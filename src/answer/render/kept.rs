@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::decimal::push_decimal;
 use super::url_elements::UrlElements;
-use super::urls::{for_each_ranked, Ranked, UrlPolicy, UrlTail, MIRRORLIST_PREFERENCE};
+use super::urls::{LineWriter, UrlPolicy, MIRRORLIST_PREFERENCE};
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
 
@@ -63,19 +63,17 @@ pub struct DirLines {
 
 impl DirLines {
     fn render(snapshot: &Snapshot, dir: &ArchivedDirectory) -> DirLines {
-        let tail = UrlTail::new(dir, None).map(|raw, out| {
-            out.extend_from_slice(raw);
-            out.push(b'\n');
-        });
-        let ranked = Ranked::new(snapshot, UrlPolicy::Preferred(MIRRORLIST_PREFERENCE));
+        let lines = LineWriter::new(
+            snapshot,
+            dir,
+            None,
+            UrlPolicy::Preferred(MIRRORLIST_PREFERENCE),
+        );
         let mut bytes = Vec::with_capacity(dir.by_host.len() * 96);
         let mut ends = Vec::with_capacity(dir.by_host.len());
         for entry in dir.by_host.iter() {
-            for_each_ranked(snapshot, dir.urls_of(entry), &ranked, |_, base| {
-                bytes.extend_from_slice(base.as_bytes());
-                bytes.extend_from_slice(tail.after(base));
-            });
-            ends.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+            lines.push(&mut bytes, dir.urls_of(entry));
+            ends.push(offset(bytes.len()));
         }
         DirLines { bytes, ends }
     }
@@ -83,14 +81,7 @@ impl DirLines {
     /// The line of the host at `at` in the directory's `by_host`.
     #[inline]
     pub fn line(&self, at: usize) -> &[u8] {
-        let start = match at.checked_sub(1) {
-            Some(before) => self.ends.get(before).copied().unwrap_or(0),
-            None => 0,
-        };
-        let end = self.ends.get(at).copied().unwrap_or(start);
-        self.bytes
-            .get(start as usize..end as usize)
-            .unwrap_or_default()
+        self.bytes.get(run(&self.ends, at)).unwrap_or_default()
     }
 
     /// The memory it holds (capacities, not lengths).
@@ -139,16 +130,7 @@ impl DirUrls {
     /// Appends the elements of the host at `at` with `preference`; how many there are.
     #[inline]
     pub fn push(&self, out: &mut Vec<u8>, at: usize, preference: u32) -> usize {
-        let range = |ends: &[u32]| {
-            let start = at
-                .checked_sub(1)
-                .and_then(|b| ends.get(b))
-                .copied()
-                .unwrap_or(0);
-            let end = ends.get(at).copied().unwrap_or(start);
-            start as usize..end as usize
-        };
-        let (bytes, cuts) = (range(&self.ends), range(&self.cut_ends));
+        let (bytes, cuts) = (run(&self.ends, at), run(&self.cut_ends, at));
         let mut from = bytes.start;
         let cuts = self.cuts.get(cuts).unwrap_or_default();
         for &cut in cuts {
@@ -169,6 +151,19 @@ impl DirUrls {
 
 fn offset(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Entry `at`'s run in a list cut by `ends` (each entry's end, the next one's start): empty
+/// for an entry past the end.
+#[inline]
+fn run(ends: &[u32], at: usize) -> std::ops::Range<usize> {
+    let start = at
+        .checked_sub(1)
+        .and_then(|b| ends.get(b))
+        .copied()
+        .unwrap_or(0);
+    let end = ends.get(at).copied().unwrap_or(start);
+    start as usize..end as usize
 }
 
 /// One thread's pieces, for one snapshot.
@@ -214,20 +209,20 @@ fn with_kept<T>(snapshot: &Snapshot, f: impl FnOnce(&mut Kept) -> T) -> T {
 /// `dir`'s plain lines, rendered now or earlier on this thread; `None` when this thread's
 /// budget is spent on other directories.
 pub fn plain_lines(snapshot: &Snapshot, dir: &ArchivedDirectory) -> Option<Rc<DirLines>> {
-    let key = std::ptr::from_ref(dir) as usize;
     with_kept(snapshot, |kept| {
-        if let Some(lines) = kept.lines.get(&key) {
-            return Some(lines.clone());
-        }
-        let estimate = dir.by_host.len() * 100;
-        if !reserve(estimate) {
-            return None;
-        }
-        let lines = Rc::new(DirLines::render(snapshot, dir));
-        settle(estimate, lines.size());
-        kept.size += lines.size();
-        kept.lines.insert(key, lines.clone());
-        Some(lines)
+        let Kept { lines, size, .. } = kept;
+        keep(
+            lines,
+            size,
+            dir,
+            100,
+            |_| true,
+            || {
+                let lines = DirLines::render(snapshot, dir);
+                let size = lines.size();
+                (lines, size)
+            },
+        )
     })
 }
 
@@ -239,21 +234,42 @@ pub fn metalink_urls(
     dir: &ArchivedDirectory,
     file: &str,
 ) -> Option<Rc<DirUrls>> {
-    let key = std::ptr::from_ref(dir) as usize;
     with_kept(snapshot, |kept| {
-        if let Some(urls) = kept.urls.get(&key) {
-            return (*urls.file == *file).then(|| urls.clone());
-        }
-        let estimate = dir.by_host.len() * 600;
-        if !reserve(estimate) {
-            return None;
-        }
-        let urls = Rc::new(DirUrls::render(snapshot, dir, file));
-        settle(estimate, urls.size());
-        kept.size += urls.size();
-        kept.urls.insert(key, urls.clone());
-        Some(urls)
+        let Kept { urls, size, .. } = kept;
+        let for_file = |urls: &DirUrls| *urls.file == *file;
+        keep(urls, size, dir, 600, for_file, || {
+            let urls = DirUrls::render(snapshot, dir, file);
+            let size = urls.size();
+            (urls, size)
+        })
     })
+}
+
+/// What `map` keeps for `dir`, if `fits` it; otherwise, when nothing is kept for `dir` and the
+/// budget allows (`per_host` bytes a host, estimated), what `render` makes, kept and counted
+/// in `size`.
+fn keep<T>(
+    map: &mut HashMap<usize, Rc<T>>,
+    size: &mut usize,
+    dir: &ArchivedDirectory,
+    per_host: usize,
+    fits: impl FnOnce(&T) -> bool,
+    render: impl FnOnce() -> (T, usize),
+) -> Option<Rc<T>> {
+    let key = std::ptr::from_ref(dir) as usize;
+    if let Some(kept) = map.get(&key) {
+        return fits(kept).then(|| kept.clone());
+    }
+    let estimate = dir.by_host.len() * per_host;
+    if !reserve(estimate) {
+        return None;
+    }
+    let (made, made_size) = render();
+    settle(estimate, made_size);
+    *size += made_size;
+    let made = Rc::new(made);
+    map.insert(key, made.clone());
+    Some(made)
 }
 
 #[cfg(test)]

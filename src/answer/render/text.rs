@@ -1,7 +1,7 @@
 //! The text mirrorlist: one header line, then one URL per line.
 
 use super::kept;
-use super::urls::{for_each_ranked, redirect_candidates, Ranked, UrlPolicy, UrlTail};
+use super::urls::{redirect_candidates, LineWriter, UrlPolicy};
 use crate::answer::select::Chosen;
 use crate::snapshot::model::ArchivedDirectory;
 use crate::snapshot::Snapshot;
@@ -39,17 +39,9 @@ fn push_lines(
     hosts: &[Chosen<'_>],
     policy: UrlPolicy<'_>,
 ) {
-    // The line's end goes with the tail: one copy fewer per line.
-    let tail = UrlTail::new(dir, file).map(|raw, out| {
-        out.extend_from_slice(raw);
-        out.push(b'\n');
-    });
-    let ranked = Ranked::new(snapshot, policy);
+    let lines = LineWriter::new(snapshot, dir, file, policy);
     for chosen in hosts {
-        for_each_ranked(snapshot, chosen.urls(dir), &ranked, |_, base| {
-            out.extend_from_slice(base.as_bytes());
-            out.extend_from_slice(tail.after(base));
-        });
+        lines.push(out, chosen.urls(dir));
     }
 }
 

@@ -189,6 +189,42 @@ impl UrlTail {
     }
 }
 
+/// Text mirrorlist lines made ready for one directory and file: each URL a policy keeps, then
+/// the directory's path (and file) and a newline, the line's end going with the tail (one copy
+/// fewer per line). What the text answer and the kept lines (`render::kept`) both write.
+pub struct LineWriter<'a, 's> {
+    snapshot: &'s Snapshot,
+    tail: UrlTail,
+    ranked: Ranked<'a>,
+}
+
+impl<'a, 's> LineWriter<'a, 's> {
+    pub fn new(
+        snapshot: &'s Snapshot,
+        dir: &ArchivedDirectory,
+        file: Option<&str>,
+        policy: UrlPolicy<'a>,
+    ) -> Self {
+        let tail = UrlTail::new(dir, file).map(|raw, out| {
+            out.extend_from_slice(raw);
+            out.push(b'\n');
+        });
+        LineWriter {
+            snapshot,
+            tail,
+            ranked: Ranked::new(snapshot, policy),
+        }
+    }
+
+    /// Appends the lines of one host's URLs (`urls`).
+    pub fn push(&self, out: &mut Vec<u8>, urls: &[u32_le]) {
+        for_each_ranked(self.snapshot, urls, &self.ranked, |_, base| {
+            out.extend_from_slice(base.as_bytes());
+            out.extend_from_slice(self.tail.after(base));
+        });
+    }
+}
+
 /// Whether `url` starts with `<scheme>:` (as [`scheme_in`] with one scheme).
 #[inline]
 fn has_scheme(url: &str, scheme: &str) -> bool {
