@@ -100,7 +100,11 @@ pub fn resolve<'s>(
     let requested = params.repo.as_deref().unwrap_or("");
     let repo = snapshot.repo_redirect(requested).unwrap_or(requested);
     let arch = stats.arch.as_str();
-    let header = format!("# repo = {} arch = {} ", echoable(repo), echoable(arch));
+    let (repo_shown, arch_shown) = (echoable(repo), echoable(arch));
+    let mut header = String::with_capacity(22 + repo_shown.len() + arch_shown.len());
+    for piece in ["# repo = ", &repo_shown, " arch = ", &arch_shown, " "] {
+        header.push_str(piece);
+    }
     if snapshot.is_disabled(repo) {
         return Err(Refusal::RepoDisabled);
     }

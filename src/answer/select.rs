@@ -153,7 +153,6 @@ pub fn select<'s, R: Rng + ?Sized>(
 #[derive(Default)]
 struct Scratch {
     groups: Groups,
-    ordered: Vec<(HostIdx, Group)>,
     shuffle: ShuffleScratch,
     positions: Vec<u32>,
 }
@@ -235,7 +234,7 @@ fn select_screened<'s, R: Rng + ?Sized>(
         requested.len() > 1,
         &mut positions,
         rng,
-        (&mut scratch.ordered, &mut scratch.shuffle),
+        &mut scratch.shuffle,
     );
     scratch.positions = positions.into_table();
     if let Some(screen) = criteria.screen {
@@ -471,21 +470,38 @@ impl Groups {
         several_countries: bool,
         positions: &mut Positions<'s>,
         rng: &mut R,
-        (ordered, scratch): (&mut Vec<(HostIdx, Group)>, &mut ShuffleScratch),
+        scratch: &mut ShuffleScratch,
     ) -> Vec<Chosen<'s>> {
         self.netblock
             .sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         shuffle_runs(&mut self.netblock, rng);
         uniform_shuffle(&mut self.asn, rng);
         let total = self.local_len() + self.global.len();
-        ordered.clear();
-        ordered.reserve(total);
-        ordered.extend(self.netblock.iter().map(|(_, h)| (*h, Group::Netblock)));
-        ordered.extend(self.asn.iter().map(|h| (*h, Group::Asn)));
+        positions.expect(total);
+        let mut seen = Seen::new(dir);
+        let mut hosts = Vec::with_capacity(total.min(dir.by_host.len()));
+        let mut place = |host: HostIdx, group: Group| {
+            if seen.first(host) {
+                if let Some(at) = positions.get(host) {
+                    hosts.push(Chosen {
+                        host,
+                        group,
+                        entry: &dir.by_host[at],
+                        at,
+                    });
+                }
+            }
+        };
+        for &(_, host) in &self.netblock {
+            place(host, Group::Netblock);
+        }
+        for &host in &self.asn {
+            place(host, Group::Asn);
+        }
         // Only `country=` can list a host twice in one group (`country=global,de`): every other
         // group is one archived list, or lists of distinct countries. De-duplicating before the
-        // shuffle keeps such a host's odds those of one entry; the pass below keeps any other
-        // repeat, from a bundle built elsewhere, out of the answer.
+        // shuffle keeps such a host's odds those of one entry; `place` keeps any other repeat,
+        // from a bundle built elsewhere, out of the answer.
         if several_countries {
             dedup_keep_first(dir, &mut self.country);
         }
@@ -496,22 +512,8 @@ impl Groups {
             (&mut self.global, Group::Global),
         ] {
             weighted_shuffle(snapshot, list, rng, scratch);
-            ordered.extend(list.iter().map(|h| (*h, group)));
-        }
-        let mut seen = Seen::new(dir);
-        positions.expect(ordered.len());
-        let mut hosts = Vec::with_capacity(ordered.len().min(dir.by_host.len()));
-        for &(host, group) in ordered.iter() {
-            if seen.first(host) {
-                if let Some(at) = positions.get(host) {
-                    let entry = &dir.by_host[at];
-                    hosts.push(Chosen {
-                        host,
-                        group,
-                        entry,
-                        at,
-                    });
-                }
+            for &host in list.iter() {
+                place(host, group);
             }
         }
         hosts
@@ -649,20 +651,32 @@ fn add_continent(
 }
 
 /// A host with allowed countries serves only clients known to be in one of them (decision 8).
-#[inline]
+#[inline(always)]
 pub fn host_allowed(snapshot: &Snapshot, host: HostIdx, client_country: Option<&str>) -> bool {
     match snapshot.host_traits(host) {
         None => false,
         Some(traits) if !traits.restricted => true,
-        // Only restricted hosts, a few in any dataset, read their archived record.
-        Some(_) => client_country.is_some_and(|cc| {
-            snapshot.host(host).is_some_and(|h| {
-                h.allowed_countries
-                    .binary_search_by(|a| a.as_str().cmp(cc))
-                    .is_ok()
-            })
-        }),
+        Some(_) => restricted_host_allowed(snapshot, host, client_country),
     }
+}
+
+/// [`host_allowed`] for a host with allowed countries: only these, a few in any dataset, read
+/// their archived record (out of line, so that the check every host of an answer makes stays
+/// a load and a compare).
+#[cold]
+#[inline(never)]
+fn restricted_host_allowed(
+    snapshot: &Snapshot,
+    host: HostIdx,
+    client_country: Option<&str>,
+) -> bool {
+    client_country.is_some_and(|cc| {
+        snapshot.host(host).is_some_and(|h| {
+            h.allowed_countries
+                .binary_search_by(|a| a.as_str().cmp(cc))
+                .is_ok()
+        })
+    })
 }
 
 /// Whether a host has a URL for one of `protocols` (any URL when none are asked for).
@@ -704,62 +718,65 @@ fn weighted_shuffle<R: Rng + ?Sized>(
     if list.len() < 2 {
         return;
     }
-    let keys = &mut scratch.keys;
+    let ShuffleScratch {
+        keys,
+        packed,
+        hosts,
+    } = scratch;
     keys.clear();
+    packed.clear();
+    hosts.clear();
+    hosts.extend_from_slice(list);
+    // Sort plain integers: each key with its low bits replaced by its place in the list. If no
+    // two keys agree above those bits, that is the order of the full keys; otherwise (about
+    // once in 10^8 answers), or for a list too long to number in those bits, sort the full keys.
+    const PLACE_BITS: u32 = 12;
+    const PLACE: u64 = (1 << PLACE_BITS) - 1;
+    // Filled by `extend` from slices' iterators, which reserve once and check no capacity
+    // per host.
     keys.extend(list.iter().map(|&h| {
         let inverse_weight = snapshot.host_traits(h).map_or(1.0, |t| t.inverse_weight);
         // An Exp(1) draw by the ziggurat method: exact, and most draws need no logarithm
         // (what -ln(1 - u) costs in a call to libm).
         let arrival: f64 = rng.sample(rand_distr::Exp1);
-        (total_order_key(arrival * inverse_weight), h)
+        // Never negative nor NaN (a draw of at least 0 times a positive weight), so the bits
+        // order as the numbers do.
+        (arrival * inverse_weight).to_bits()
     }));
-    // Sort plain integers: each key with its low bits replaced by its place in `keys`. If no
-    // two keys agree above those bits, that is the order of the full keys; otherwise (about
-    // once in 10^8 answers) sort the full keys.
-    const PLACE_BITS: u32 = 12;
-    const PLACE: u64 = (1 << PLACE_BITS) - 1;
-    if keys.len() <= 1 << PLACE_BITS {
-        let packed = &mut scratch.packed;
-        packed.clear();
-        packed.extend(
-            keys.iter()
-                .enumerate()
-                .map(|(at, (key, _))| (key & !PLACE) | at as u64),
-        );
+    packed.extend(
+        keys.iter()
+            .enumerate()
+            .map(|(at, key)| (key & !PLACE) | at as u64),
+    );
+    if list.len() <= 1 << PLACE_BITS {
         packed.sort_unstable();
         if !packed
             .windows(2)
             .any(|w| w[0] >> PLACE_BITS == w[1] >> PLACE_BITS)
         {
             for (slot, p) in list.iter_mut().zip(packed.iter()) {
-                *slot = keys[(p & PLACE) as usize].1;
+                *slot = hosts[(p & PLACE) as usize];
             }
             return;
         }
     }
-    keys.sort_unstable_by_key(|k| k.0);
-    for (slot, (_, h)) in list.iter_mut().zip(keys.iter()) {
-        *slot = *h;
+    packed.clear();
+    packed.extend(0..list.len() as u64);
+    packed.sort_unstable_by_key(|&at| keys[at as usize]);
+    for (slot, &at) in list.iter_mut().zip(packed.iter()) {
+        *slot = hosts[at as usize];
     }
 }
 
 /// Buffers [`weighted_shuffle`] reuses.
 #[derive(Default)]
 struct ShuffleScratch {
-    /// Each host's key (see [`total_order_key`]) and the host.
-    keys: Vec<(u64, HostIdx)>,
-    /// Keys with their place in `keys` in the low bits.
+    /// Each host's key: the bits of its arrival time, in list order.
+    keys: Vec<u64>,
+    /// Keys with their place in the list in the low bits, or places alone.
     packed: Vec<u64>,
-}
-
-/// An integer that sorts as `f64::total_cmp` orders `x` (integer compares sort faster).
-fn total_order_key(x: f64) -> u64 {
-    let bits = x.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    /// The list as it came.
+    hosts: Vec<HostIdx>,
 }
 
 fn uniform_shuffle<R: Rng + ?Sized>(list: &mut [HostIdx], rng: &mut R) {

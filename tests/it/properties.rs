@@ -10,7 +10,7 @@
 //! carries the directory is there; a host with allowed countries never reaches a client outside
 //! them except through its own netblock or ASN (decision 8); the text mirrorlist lists the
 //! selected hosts in order, one URL each, the preferred of https > http > ftp (decision 6).
-//! And one statistical test: a host's share of first place follows its weight.
+//! And statistical tests: first places, whole orders and pairwise orders follow the weights.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -491,18 +491,10 @@ proptest! {
     }
 }
 
-/// Weighted shuffle: over 20,000 draws with a fixed seed, each host's count of first places
-/// is within 5 standard deviations of its expectation. The count of first places of host i is
-/// binomial(n, p_i) with p_i = w_i / sum(w), standard deviation sqrt(n p_i (1 - p_i)); a
-/// correct shuffle leaves a 5-sigma band with probability below 1e-6 per host (normal
-/// approximation), while a shuffle that ignores weights (p = 1/6) or favours stored order is
-/// off by hundreds of sigmas. The seed is fixed, so the result does not change between runs.
-#[test]
-fn first_place_follows_weight() {
-    // Bandwidths as in mm-small, plus a zero that decision 4 clamps to weight 1.
-    let bandwidths: [i64; 7] = [10_000, 5_000, 1_000, 500, 100, 50, 0];
-    let weights: Vec<f64> = bandwidths.iter().map(|b| (*b).max(1) as f64).collect();
-    let world = World {
+/// A world of public hosts carrying the directory, with these bandwidths, and a client with
+/// no known country and no netblock: its answer is the global list alone, weighted.
+fn global_only(bandwidths: &[i64]) -> World {
+    World {
         hosts: bandwidths
             .iter()
             .map(|b| GenHost {
@@ -519,10 +511,14 @@ fn first_place_follows_weight() {
         client: u32::from(Ipv4Addr::new(192, 0, 2, 1)),
         client_country: None,
         client_in_asn: false,
-    };
+    }
+}
+
+/// `draws` answers of `world`'s global list with a fixed seed, each as the generated hosts'
+/// indices in answer order.
+fn global_orders(world: &World, draws: usize, seed: u64) -> Vec<Vec<usize>> {
     let snapshot = world.snapshot();
     let dir = snapshot.directory(WANTED).unwrap();
-    // No known country, no netblock: the global list alone, weighted.
     let criteria = Criteria {
         client: Some(world.client_ip()),
         country: None,
@@ -531,28 +527,154 @@ fn first_place_follows_weight() {
         minimum: 5,
         screen: None,
     };
+    let mut rng = SmallRng::seed_from_u64(seed);
+    (0..draws)
+        .map(|_| {
+            let selection = select(&snapshot, dir, &criteria, &mut rng);
+            assert_eq!(selection.hosts.len(), world.hosts.len());
+            assert!(selection.hosts.iter().all(|c| c.group == Group::Global));
+            selection
+                .hosts
+                .iter()
+                .map(|c| gen_index(&snapshot, c.host))
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts that `got` of `n` trials is within 5 standard deviations of binomial(n, p).
+fn assert_binomial(got: usize, n: usize, p: f64, what: &str) {
+    let (n, mean) = (n as f64, n as f64 * p);
+    let sd = (n * p * (1.0 - p)).sqrt();
+    assert!(
+        (got as f64 - mean).abs() <= 5.0 * sd,
+        "{what}: {got} times in {n}, expected {mean:.1} +- {:.1} (5 sd)",
+        5.0 * sd
+    );
+}
+
+/// Weighted shuffle: over 20,000 draws with a fixed seed, each host's count of first places
+/// is within 5 standard deviations of its expectation. The count of first places of host i is
+/// binomial(n, p_i) with p_i = w_i / sum(w), standard deviation sqrt(n p_i (1 - p_i)); a
+/// correct shuffle leaves a 5-sigma band with probability below 1e-6 per host (normal
+/// approximation), while a shuffle that ignores weights (p = 1/6) or favours stored order is
+/// off by hundreds of sigmas. The seed is fixed, so the result does not change between runs.
+#[test]
+fn first_place_follows_weight() {
+    // Bandwidths as in mm-small, plus a zero that decision 4 clamps to weight 1.
+    let bandwidths: [i64; 7] = [10_000, 5_000, 1_000, 500, 100, 50, 0];
+    let weights: Vec<f64> = bandwidths.iter().map(|b| (*b).max(1) as f64).collect();
     let draws = 20_000usize;
-    let mut rng = SmallRng::seed_from_u64(0x5eed_2026);
-    let mut first = vec![0usize; weights.len()];
-    for _ in 0..draws {
-        let selection = select(&snapshot, dir, &criteria, &mut rng);
-        assert_eq!(selection.hosts.len(), weights.len());
-        assert!(selection.hosts.iter().all(|c| c.group == Group::Global));
-        first[gen_index(&snapshot, selection.hosts[0].host)] += 1;
-    }
+    let orders = global_orders(&global_only(&bandwidths), draws, 0x5eed_2026);
     let total: f64 = weights.iter().sum();
-    let n = draws as f64;
     for (i, w) in weights.iter().enumerate() {
-        let p = w / total;
-        let mean = n * p;
-        let sd = (n * p * (1.0 - p)).sqrt();
-        let got = first[i] as f64;
-        assert!(
-            (got - mean).abs() <= 5.0 * sd,
-            "host {} (weight {w}): first {} times in {draws}, expected {mean:.1} +- {:.1} (5 sd); all counts {first:?}",
-            i + 1,
-            first[i],
-            5.0 * sd
+        let first = orders.iter().filter(|o| o[0] == i).count();
+        assert_binomial(
+            first,
+            draws,
+            w / total,
+            &format!("host {i} (weight {w}) first"),
         );
     }
+}
+
+/// The probability of a whole order under sampling without replacement by weight: each place
+/// goes to host i with w_i / (the sum of the weights not yet placed).
+fn order_probability(order: &[usize], weights: &[f64]) -> f64 {
+    let mut left: f64 = weights.iter().sum();
+    let mut p = 1.0;
+    for &i in order {
+        p *= weights[i] / left;
+        left -= weights[i];
+    }
+    p
+}
+
+/// Every place follows the weights, not only the first: over 60,000 answers of five hosts
+/// (three of one weight, which the shuffle draws as one class), each of the 120 orders comes
+/// as often as its probability says, within 5 standard deviations. A shuffle that got the
+/// first place right but the rest wrong (a uniform tail, or stored order within a weight) is
+/// off by far more in the orders it favours.
+#[test]
+fn whole_order_follows_weight() {
+    let bandwidths: [i64; 5] = [1_000, 1_000, 1_000, 300, 50];
+    let weights: Vec<f64> = bandwidths.iter().map(|b| *b as f64).collect();
+    let draws = 60_000usize;
+    let orders = global_orders(&global_only(&bandwidths), draws, 0x07de_2026);
+    let mut counts: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
+    for o in orders {
+        *counts.entry(o).or_default() += 1;
+    }
+    let mut all = vec![0, 1, 2, 3, 4];
+    let mut seen = 0;
+    permutations(&mut all, 0, &mut |order| {
+        seen += 1;
+        let got = counts.get(order).copied().unwrap_or(0);
+        let p = order_probability(order, &weights);
+        assert_binomial(got, draws, p, &format!("order {order:?}"));
+    });
+    assert_eq!(seen, 120);
+    assert_eq!(counts.values().sum::<usize>(), draws);
+}
+
+/// Places beyond the first follow the weights with many distinct ones too: 80 hosts of 80
+/// weights; over 4,000 answers, first places by weight (pooled in quarters, so each count is
+/// large) and, for pairs of hosts, how often the first comes before the second:
+/// w_i / (w_i + w_j).
+#[test]
+fn pairwise_order_follows_weight() {
+    let bandwidths: Vec<i64> = (1..=80).map(|i| i * 37).collect();
+    let weights: Vec<f64> = bandwidths.iter().map(|b| *b as f64).collect();
+    let draws = 4_000usize;
+    let orders = global_orders(&global_only(&bandwidths), draws, 0xa771_7a1);
+    let total: f64 = weights.iter().sum();
+    for quarter in weights.chunks(20).enumerate() {
+        let (q, ws) = quarter;
+        let hosts = q * 20..q * 20 + 20;
+        let first = orders.iter().filter(|o| hosts.contains(&o[0])).count();
+        let p = ws.iter().sum::<f64>() / total;
+        assert_binomial(first, draws, p, &format!("hosts {hosts:?} first"));
+    }
+    for (i, j) in [(0, 79), (10, 20), (40, 41), (79, 60), (5, 70)] {
+        let before = orders
+            .iter()
+            .filter(|o| o.iter().position(|&h| h == i) < o.iter().position(|&h| h == j))
+            .count();
+        let p = weights[i] / (weights[i] + weights[j]);
+        assert_binomial(before, draws, p, &format!("host {i} before host {j}"));
+    }
+}
+
+/// Calls `visit` with every order of `items[at..]` after `items[..at]`.
+fn permutations(items: &mut Vec<usize>, at: usize, visit: &mut impl FnMut(&[usize])) {
+    if at == items.len() {
+        visit(items);
+        return;
+    }
+    for i in at..items.len() {
+        items.swap(at, i);
+        permutations(items, at + 1, visit);
+        items.swap(at, i);
+    }
+}
+
+/// A list longer than the shuffle can number in its keys' low bits (4,096 places) is sorted
+/// by the full keys instead: still every host once, and the same law. 5,000 hosts, a tenth of
+/// them 50 times heavier; over 400 answers the heavy tenth's share of first places is
+/// 500 * 50 / (500 * 50 + 4,500) = 0.847.
+#[test]
+fn long_lists_follow_weight() {
+    let bandwidths: Vec<i64> = (0..5_000)
+        .map(|i| if i < 500 { 5_000 } else { 100 })
+        .collect();
+    let draws = 400usize;
+    let orders = global_orders(&global_only(&bandwidths), draws, 0x10_6);
+    for order in &orders {
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert!(sorted.iter().copied().eq(0..5_000), "every host once");
+    }
+    let heavy_first = orders.iter().filter(|o| o[0] < 500).count();
+    let p = 500.0 * 5_000.0 / (500.0 * 5_000.0 + 4_500.0 * 100.0);
+    assert_binomial(heavy_first, draws, p, "the heavy tenth first");
 }

@@ -3,7 +3,14 @@
 
 /// Appends `n` in decimal (what `write!(out, "{n}")` writes).
 pub(crate) fn push_decimal(out: &mut Vec<u8>, n: impl Into<u64>) {
-    push_padded(out, n, 1);
+    let n: u64 = n.into();
+    // A metalink writes one preference (1 to 100) per URL: copies of a known length are
+    // stores, where a slice of the digits is a call to memmove (3 % of a metalink answer).
+    match n {
+        0..10 => out.push(b'0' + n as u8),
+        10..100 => out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]),
+        _ => push_padded(out, n, 1),
+    }
 }
 
 /// Appends `n` in decimal, zero-padded to at least `width` digits, at most 20 (what
@@ -30,7 +37,7 @@ mod tests {
 
     #[test]
     fn decimals_match_the_formatter() {
-        for n in [0, 1, 9, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+        for n in (0..=1_000).chain([12_345, u64::from(u32::MAX), u64::MAX]) {
             let mut out = Vec::new();
             push_decimal(&mut out, n);
             assert_eq!(out, n.to_string().as_bytes());
