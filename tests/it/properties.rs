@@ -626,7 +626,7 @@ fn pairwise_order_follows_weight() {
     let bandwidths: Vec<i64> = (1..=80).map(|i| i * 37).collect();
     let weights: Vec<f64> = bandwidths.iter().map(|b| *b as f64).collect();
     let draws = 4_000usize;
-    let orders = global_orders(&global_only(&bandwidths), draws, 0xa771_7a1);
+    let orders = global_orders(&global_only(&bandwidths), draws, 0x0a77_17a1);
     let total: f64 = weights.iter().sum();
     for quarter in weights.chunks(20).enumerate() {
         let (q, ws) = quarter;
@@ -668,7 +668,7 @@ fn long_lists_follow_weight() {
         .map(|i| if i < 500 { 5_000 } else { 100 })
         .collect();
     let draws = 400usize;
-    let orders = global_orders(&global_only(&bandwidths), draws, 0x10_6);
+    let orders = global_orders(&global_only(&bandwidths), draws, 0x1006);
     for order in &orders {
         let mut sorted = order.clone();
         sorted.sort_unstable();
