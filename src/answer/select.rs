@@ -155,6 +155,12 @@ struct Scratch {
     groups: Groups,
     shuffle: ShuffleScratch,
     positions: Vec<u32>,
+    /// The words of [`Seen`].
+    seen: Vec<u64>,
+    /// The directory `positions` holds a table for (its address and its snapshot's
+    /// instance number), if it holds one: the table depends on the directory alone, so the
+    /// next answer for it reads the table instead of building it.
+    positions_for: Option<(usize, u64)>,
 }
 
 thread_local! {
@@ -215,7 +221,9 @@ fn select_screened<'s, R: Rng + ?Sized>(
     }
 
     // Hosts' entries from here on: the local hosts' below, then every host of the answer.
-    let mut positions = Positions::new(dir, std::mem::take(&mut scratch.positions));
+    let table_for = (std::ptr::from_ref(dir) as usize, snapshot.instance());
+    let table = std::mem::take(&mut scratch.positions);
+    let mut positions = Positions::new(dir, table, scratch.positions_for == Some(table_for));
     positions.expect(groups.local_len());
 
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
@@ -234,9 +242,10 @@ fn select_screened<'s, R: Rng + ?Sized>(
         requested.len() > 1,
         &mut positions,
         rng,
-        &mut scratch.shuffle,
+        (&mut scratch.shuffle, &mut scratch.seen),
     );
     scratch.positions = positions.into_table();
+    scratch.positions_for = (!scratch.positions.is_empty()).then_some(table_for);
     if let Some(screen) = criteria.screen {
         move_last(&mut hosts, |c| screen(c.host) == Place::Last);
     }
@@ -470,15 +479,22 @@ impl Groups {
         several_countries: bool,
         positions: &mut Positions<'s>,
         rng: &mut R,
-        scratch: &mut ShuffleScratch,
+        (scratch, seen_words): (&mut ShuffleScratch, &mut Vec<u64>),
     ) -> Vec<Chosen<'s>> {
         self.netblock
             .sort_by_key(|(len, _)| std::cmp::Reverse(*len));
         shuffle_runs(&mut self.netblock, rng);
         uniform_shuffle(&mut self.asn, rng);
+        // Only `country=` can list a host twice in one group (`country=global,de`): every other
+        // group is one archived list, or lists of distinct countries. De-duplicating before the
+        // shuffle keeps such a host's odds those of one entry; `place` below keeps any other
+        // repeat, from a bundle built elsewhere, out of the answer.
+        if several_countries {
+            dedup_keep_first(dir, &mut self.country, seen_words);
+        }
         let total = self.local_len() + self.global.len();
         positions.expect(total);
-        let mut seen = Seen::new(dir);
+        let mut seen = Seen::new(dir, seen_words);
         let mut hosts = Vec::with_capacity(total.min(dir.by_host.len()));
         let mut place = |host: HostIdx, group: Group| {
             if seen.first(host) {
@@ -497,13 +513,6 @@ impl Groups {
         }
         for &host in &self.asn {
             place(host, Group::Asn);
-        }
-        // Only `country=` can list a host twice in one group (`country=global,de`): every other
-        // group is one archived list, or lists of distinct countries. De-duplicating before the
-        // shuffle keeps such a host's odds those of one entry; `place` keeps any other repeat,
-        // from a bundle built elsewhere, out of the answer.
-        if several_countries {
-            dedup_keep_first(dir, &mut self.country);
         }
         for (list, group) in [
             (&mut self.country, Group::Country),
@@ -550,9 +559,12 @@ impl<'d> Positions<'d> {
     /// Fewer lookups than this are cheaper as binary searches than a table.
     const MIN_LOOKUPS: usize = 24;
 
-    /// Positions in `dir`, building any table in `table` (emptied first).
-    fn new(dir: &'d ArchivedDirectory, mut table: Vec<u32>) -> Self {
-        table.clear();
+    /// Positions in `dir`, building any table in `table`: emptied first, unless it is
+    /// `dir`'s table already (`built`).
+    fn new(dir: &'d ArchivedDirectory, mut table: Vec<u32>, built: bool) -> Self {
+        if !built {
+            table.clear();
+        }
         Positions { dir, table }
     }
 
@@ -696,11 +708,11 @@ pub fn scheme_in(url: &str, schemes: &[&str]) -> bool {
         .any(|p| url.len() > p.len() && url.as_bytes()[p.len()] == b':' && url.starts_with(p))
 }
 
-fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>) {
+fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>, words: &mut Vec<u64>) {
     if list.len() < 2 {
         return;
     }
-    let mut seen = Seen::new(dir);
+    let mut seen = Seen::new(dir, words);
     list.retain(|h| seen.first(*h));
 }
 
@@ -800,31 +812,24 @@ fn shuffle_runs<R: Rng + ?Sized>(list: &mut [(u8, HostIdx)], rng: &mut R) {
 }
 
 /// A "seen" set over host indices, one bit per host up to the highest host the directory
-/// carries (`by_host` is sorted, so that is its last entry); on the stack up to 512 hosts. A
-/// higher host, which the directory cannot carry and a valid bundle never lists, goes in a
-/// short list instead.
-struct Seen {
-    inline: [u64; 8],
-    heap: Vec<u64>,
-    bits: usize,
+/// carries (`by_host` is sorted, so that is its last entry), in words the thread keeps from
+/// one answer to the next. A higher host, which the directory cannot carry and a valid bundle
+/// never lists, goes in a short list instead.
+struct Seen<'w> {
+    words: &'w mut Vec<u64>,
     others: Vec<HostIdx>,
 }
 
-impl Seen {
-    fn new(dir: &ArchivedDirectory) -> Self {
+impl<'w> Seen<'w> {
+    fn new(dir: &ArchivedDirectory, words: &'w mut Vec<u64>) -> Self {
         let bits = dir
             .by_host
             .last()
             .map_or(0, |e| e.host.to_native() as usize + 1);
-        let words = bits.div_ceil(64);
+        words.clear();
+        words.resize(bits.div_ceil(64), 0);
         Seen {
-            inline: [0; 8],
-            heap: if words > 8 {
-                vec![0; words]
-            } else {
-                Vec::new()
-            },
-            bits,
+            words,
             others: Vec::new(),
         }
     }
@@ -833,19 +838,14 @@ impl Seen {
     #[inline]
     fn first(&mut self, h: HostIdx) -> bool {
         let at = h as usize;
-        if at >= self.bits {
+        let Some(word) = self.words.get_mut(at / 64) else {
             if self.others.contains(&h) {
                 return false;
             }
             self.others.push(h);
             return true;
-        }
-        let words = if self.heap.is_empty() {
-            &mut self.inline[..]
-        } else {
-            &mut self.heap[..]
         };
-        let (word, bit) = (&mut words[at / 64], 1u64 << (at % 64));
+        let bit = 1u64 << (at % 64);
         let first = *word & bit == 0;
         *word |= bit;
         first

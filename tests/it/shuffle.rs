@@ -15,7 +15,8 @@ const ASK: &str = "/mirrorlist?repo=shuffled&arch=x86_64&ip=192.0.2.7";
 
 /// A native source: seven hosts of one country, all public, carrying one directory, each with
 /// an https and an http URL under `domain`; no geo data, so every client gets the global list.
-fn write_source(dir: &Path, generated_at: u64, domain: &str) {
+/// The host `left_out`, if any, is not there (so the others' places in the data move).
+fn write_source(dir: &Path, generated_at: u64, domain: &str, left_out: Option<usize>) {
     std::fs::create_dir_all(dir).unwrap();
     let mut toml = format!(
         r#"generated_at = {generated_at}
@@ -33,6 +34,9 @@ directory = "updates/42/Everything/x86_64"
 "#
     );
     for (i, bandwidth) in BANDWIDTHS.iter().enumerate() {
+        if left_out == Some(i) {
+            continue;
+        }
         toml.push_str(&format!(
             r#"
 [[host]]
@@ -69,7 +73,7 @@ fn host_of(line: &str) -> usize {
 fn each_answer_is_a_fresh_weighted_shuffle() {
     let tmp = tempdir();
     let source = tmp.path().join("source");
-    write_source(&source, 1_767_225_600, "example.org");
+    write_source(&source, 1_767_225_600, "example.org", None);
     let server = serve(&["--source", &arg(&source)]);
 
     // The kept lines are what the answer makes from its parts: `protocol=` takes the other
@@ -125,16 +129,27 @@ fn each_answer_is_a_fresh_weighted_shuffle() {
     // Whole orders vary too, not only the first place.
     assert!(orders.len() > 200, "{} distinct orders", orders.len());
 
-    // Reloads that move every host to another domain: every connection's next answer has
-    // the new URLs, none of the kept old ones. Several, so that a new snapshot is likely to be
-    // mapped where an earlier one was (kept lines must not be told apart by address alone).
+    // Reloads that move every host to another domain, every other one also leaving a host out:
+    // every connection's next answer has the new URLs and hosts, none of the kept old ones.
+    // Several, so that a new snapshot is likely to be mapped where an earlier one was (what a
+    // thread keeps for a directory, its lines and its hosts' places, must not be told apart
+    // by address alone).
     let mut sequence = generation(&clients[0].get(ASK).unwrap()).unwrap().1;
-    for (round, domain) in ["example.net", "example.com", "example.org", "example.net"]
-        .into_iter()
-        .enumerate()
-    {
+    let rounds = [
+        ("example.net", Some(1)),
+        ("example.com", None),
+        ("example.org", Some(1)),
+        ("example.net", None),
+        ("example.com", Some(4)),
+        ("example.org", None),
+    ];
+    for (round, (domain, left_out)) in rounds.into_iter().enumerate() {
         let generated_at = 1_767_225_601 + round as u64;
-        write_source(&source, generated_at, domain);
+        write_source(&source, generated_at, domain, left_out);
+        let mut want_hosts: Vec<usize> = (0..BANDWIDTHS.len())
+            .filter(|&i| left_out != Some(i))
+            .collect();
+        want_hosts.sort_unstable();
         send_signal(server.pid(), libc::SIGHUP);
         sequence = wait_generation_of(&server, ASK, generated_at, sequence);
         for client in &mut clients {
@@ -142,11 +157,16 @@ fn each_answer_is_a_fresh_weighted_shuffle() {
                 let r = client.get(ASK).unwrap();
                 assert_eq!(generation(&r), Some((generated_at, sequence)));
                 let lines = url_lines(&r);
-                assert_eq!(lines.len(), BANDWIDTHS.len());
                 let want = format!(".{domain}/");
                 assert!(
                     lines.iter().all(|l| l.contains(&want)),
                     "{domain}: {lines:?}"
+                );
+                let mut hosts: Vec<usize> = lines.iter().map(|l| host_of(l)).collect();
+                hosts.sort_unstable();
+                assert_eq!(
+                    hosts, want_hosts,
+                    "{domain} without {left_out:?}: {lines:?}"
                 );
             }
         }
