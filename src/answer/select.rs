@@ -158,8 +158,9 @@ struct Scratch {
     /// The words of [`Seen`].
     seen: Vec<u64>,
     /// The directory `positions` holds a table for (its address and its snapshot's
-    /// instance number), if it holds one: the table depends on the directory alone, so the
-    /// next answer for it reads the table instead of building it.
+    /// instance number, the key kept pieces have: decision 24), if it holds one: the table
+    /// depends on the directory alone, so the next answer for it reads the table instead of
+    /// building it.
     positions_for: Option<(usize, u64)>,
 }
 
