@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::support::reload::{generation, serve, wait_generation_of};
-use super::support::{arg, send_signal, tempdir, KeepAlive, Response};
+use super::support::{arg, send_signal, tempdir, KeepAlive, Response, Server};
 
 /// The bandwidths of the hosts, `h0` to `h6`: their weights.
 const BANDWIDTHS: [u64; 7] = [10_000, 5_000, 2_000, 1_000, 300, 100, 1];
@@ -74,6 +74,51 @@ fn host_of(line: &str) -> usize {
         .unwrap_or_else(|| panic!("no host in {line:?}"));
     name.parse()
         .unwrap_or_else(|_| panic!("no host in {line:?}"))
+}
+
+/// Rewrites `source` (generation `generated_at`, hosts under `domain`, `left_out` left out)
+/// and reloads `server` with SIGHUP; the new snapshot's sequence number, once it answers.
+fn reload_to(
+    server: &Server,
+    source: &Path,
+    (generated_at, after): (u64, u64),
+    domain: &str,
+    bandwidths: &[u64],
+    left_out: &[usize],
+) -> u64 {
+    write_source(source, generated_at, domain, bandwidths, left_out);
+    send_signal(server.pid(), libc::SIGHUP);
+    wait_generation_of(server, ASK, generated_at, after)
+}
+
+/// Asserts that each connection's next `asks` answers come from `generation`, name only URLs
+/// under `domain`, and list exactly the hosts `0..hosts` but `left_out`.
+fn assert_answers_list(
+    clients: &mut [KeepAlive],
+    asks: usize,
+    generation_of_answers: (u64, u64),
+    domain: &str,
+    (hosts, left_out): (usize, &[usize]),
+) {
+    let want_hosts: Vec<usize> = (0..hosts).filter(|i| !left_out.contains(i)).collect();
+    let want = format!(".{domain}/");
+    for client in clients {
+        for _ in 0..asks {
+            let r = client.get(ASK).unwrap();
+            assert_eq!(generation(&r), Some(generation_of_answers));
+            let lines = url_lines(&r);
+            assert!(
+                lines.iter().all(|l| l.contains(&want)),
+                "{domain}: {lines:?}"
+            );
+            let mut listed: Vec<usize> = lines.iter().map(|l| host_of(l)).collect();
+            listed.sort_unstable();
+            assert_eq!(
+                listed, want_hosts,
+                "{domain} without {left_out:?}: {lines:?}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -152,30 +197,10 @@ fn each_answer_is_a_fresh_weighted_shuffle() {
     ];
     for (round, (domain, left_out)) in rounds.into_iter().enumerate() {
         let generated_at = 1_767_225_601 + round as u64;
-        write_source(&source, generated_at, domain, &BANDWIDTHS, left_out);
-        let want_hosts: Vec<usize> = (0..BANDWIDTHS.len())
-            .filter(|i| !left_out.contains(i))
-            .collect();
-        send_signal(server.pid(), libc::SIGHUP);
-        sequence = wait_generation_of(&server, ASK, generated_at, sequence);
-        for client in &mut clients {
-            for _ in 0..4 {
-                let r = client.get(ASK).unwrap();
-                assert_eq!(generation(&r), Some((generated_at, sequence)));
-                let lines = url_lines(&r);
-                let want = format!(".{domain}/");
-                assert!(
-                    lines.iter().all(|l| l.contains(&want)),
-                    "{domain}: {lines:?}"
-                );
-                let mut hosts: Vec<usize> = lines.iter().map(|l| host_of(l)).collect();
-                hosts.sort_unstable();
-                assert_eq!(
-                    hosts, want_hosts,
-                    "{domain} without {left_out:?}: {lines:?}"
-                );
-            }
-        }
+        let at = (generated_at, sequence);
+        sequence = reload_to(&server, &source, at, domain, &BANDWIDTHS, left_out);
+        let hosts = (BANDWIDTHS.len(), left_out);
+        assert_answers_list(&mut clients, 4, (generated_at, sequence), domain, hosts);
     }
 }
 
@@ -200,22 +225,17 @@ fn reloads_that_change_the_hosts_are_answered_with_the_new_hosts() {
     for round in 0..12u64 {
         let left_out = [(round as usize * 7) % 40];
         let generated_at = 1_767_225_601 + round;
-        write_source(&source, generated_at, "example.org", &bandwidths, &left_out);
-        send_signal(server.pid(), libc::SIGHUP);
-        sequence = wait_generation_of(&server, ASK, generated_at, sequence);
-        if round % 2 == 0 {
-            continue;
-        }
-        let want: Vec<usize> = (0..40).filter(|i| !left_out.contains(i)).collect();
-        for client in &mut clients {
-            for _ in 0..3 {
-                let r = client.get(ASK).unwrap();
-                assert_eq!(generation(&r), Some((generated_at, sequence)));
-                let lines = url_lines(&r);
-                let mut hosts: Vec<usize> = lines.iter().map(|l| host_of(l)).collect();
-                hosts.sort_unstable();
-                assert_eq!(hosts, want, "round {round}: {lines:?}");
-            }
+        let at = (generated_at, sequence);
+        sequence = reload_to(&server, &source, at, "example.org", &bandwidths, &left_out);
+        if round % 2 == 1 {
+            let hosts = (bandwidths.len(), &left_out[..]);
+            assert_answers_list(
+                &mut clients,
+                3,
+                (generated_at, sequence),
+                "example.org",
+                hosts,
+            );
         }
     }
 }
