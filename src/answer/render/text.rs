@@ -15,13 +15,14 @@ pub fn mirrorlist(
     hosts: &[Chosen<'_>],
     policy: UrlPolicy<'_>,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
+    // With room for a block copy past the last line (`DirLines::push_line`).
+    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96 + kept::SHORT_LINE);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
     if kept::is_plain(policy, file) {
         if let Some(lines) = kept::plain_lines(snapshot, dir) {
             for chosen in hosts {
-                out.extend_from_slice(lines.line(chosen.at));
+                lines.push_line(&mut out, chosen.at);
             }
             return out;
         }
