@@ -516,14 +516,17 @@ impl Groups {
             place(host, Group::Asn);
         }
         for (list, group) in [
-            (&mut self.country, Group::Country),
-            (&mut self.geoip, Group::Geoip),
-            (&mut self.continent, Group::Continent),
-            (&mut self.global, Group::Global),
+            (&self.country, Group::Country),
+            (&self.geoip, Group::Geoip),
+            (&self.continent, Group::Continent),
+            (&self.global, Group::Global),
         ] {
-            weighted_shuffle(snapshot, list, rng, scratch);
-            for &host in list.iter() {
-                place(host, group);
+            if list.len() < 2 {
+                list.iter().for_each(|&host| place(host, group));
+                continue;
+            }
+            for &at in weighted_order(snapshot, list, rng, scratch) {
+                place(list[at as usize], group);
             }
         }
         hosts
@@ -721,25 +724,17 @@ fn dedup_keep_first(dir: &ArchivedDirectory, list: &mut Vec<HostIdx>, words: &mu
 /// each host draws an exponential arrival time with rate `weight`, and hosts are ordered by
 /// arrival (Efraimidis and Spirakis). The first host is host i with probability w_i / sum(w).
 ///
-/// `scratch` is reused from one list to the next.
-fn weighted_shuffle<R: Rng + ?Sized>(
+/// Returns the order as places in `list` (first arrival first), in `scratch`, which is reused
+/// from one list to the next; the caller reads the hosts from `list` in that order.
+fn weighted_order<'s, R: Rng + ?Sized>(
     snapshot: &Snapshot,
-    list: &mut [HostIdx],
+    list: &[HostIdx],
     rng: &mut R,
-    scratch: &mut ShuffleScratch,
-) {
-    if list.len() < 2 {
-        return;
-    }
-    let ShuffleScratch {
-        keys,
-        packed,
-        hosts,
-    } = scratch;
+    scratch: &'s mut ShuffleScratch,
+) -> &'s [u64] {
+    let ShuffleScratch { keys, packed } = scratch;
     keys.clear();
     packed.clear();
-    hosts.clear();
-    hosts.extend_from_slice(list);
     // Sort plain integers: each key with its low bits replaced by its place in the list. If no
     // two keys agree above those bits, that is the order of the full keys; otherwise (about
     // once in 10^8 answers), or for a list too long to number in those bits, sort the full keys.
@@ -767,29 +762,23 @@ fn weighted_shuffle<R: Rng + ?Sized>(
             .windows(2)
             .any(|w| w[0] >> PLACE_BITS == w[1] >> PLACE_BITS)
         {
-            for (slot, p) in list.iter_mut().zip(packed.iter()) {
-                *slot = hosts[(p & PLACE) as usize];
-            }
-            return;
+            packed.iter_mut().for_each(|p| *p &= PLACE);
+            return packed;
         }
     }
     packed.clear();
     packed.extend(0..list.len() as u64);
     packed.sort_unstable_by_key(|&at| keys[at as usize]);
-    for (slot, &at) in list.iter_mut().zip(packed.iter()) {
-        *slot = hosts[at as usize];
-    }
+    packed
 }
 
-/// Buffers [`weighted_shuffle`] reuses.
+/// Buffers [`weighted_order`] reuses.
 #[derive(Default)]
 struct ShuffleScratch {
     /// Each host's key: the bits of its arrival time, in list order.
     keys: Vec<u64>,
-    /// Keys with their place in the list in the low bits, or places alone.
+    /// Keys with their place in the list in the low bits, then places alone.
     packed: Vec<u64>,
-    /// The list as it came.
-    hosts: Vec<HostIdx>,
 }
 
 fn uniform_shuffle<R: Rng + ?Sized>(list: &mut [HostIdx], rng: &mut R) {
