@@ -55,37 +55,10 @@ fn settle(estimate: usize, actual: usize) {
 
 /// One directory's plain lines, in the order of its `by_host`: host `at`'s line (its most
 /// preferred URL of https, http, ftp, the directory's path, `/`, a newline) is
-/// `bytes[ends[at - 1]..ends[at]]`, empty when the host has none of those schemes; after the
-/// last line, [`SHORT_LINE`] bytes of padding ([`push_run`]).
+/// `bytes[ends[at - 1]..ends[at]]`, empty when the host has none of those schemes.
 pub struct DirLines {
     bytes: Vec<u8>,
     ends: Vec<u32>,
-}
-
-/// Lines up to this long are copied as one block of this many bytes ([`push_run`]). Most
-/// mirrorlist lines are 60-110 bytes.
-pub const SHORT_LINE: usize = 128;
-
-/// Appends `bytes[run]`. A run of at most `BLOCK` bytes with `BLOCK` bytes after its start is
-/// copied as a block of exactly `BLOCK` bytes and cut back to its length: a copy whose length
-/// the compiler knows is a few vector moves in line, where one of a length it does not is a
-/// call to `memmove` (one per host, 3.4 % of a mirrorlist answer's time under load). The
-/// kept bytes end in `BLOCK` bytes of padding so that every run qualifies. (Metalink's runs,
-/// 70-200 bytes, copied so in blocks of 256 bytes, were no faster: measured, not kept.)
-#[inline]
-fn push_run<const BLOCK: usize>(out: &mut Vec<u8>, bytes: &[u8], run: std::ops::Range<usize>) {
-    let len = run.len();
-    let block = bytes
-        .get(run.start..run.start.saturating_add(BLOCK))
-        .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok());
-    match block {
-        Some(block) if len <= BLOCK => {
-            let from = out.len();
-            out.extend_from_slice(block);
-            out.truncate(from + len);
-        }
-        _ => out.extend_from_slice(bytes.get(run).unwrap_or_default()),
-    }
 }
 
 impl DirLines {
@@ -102,7 +75,6 @@ impl DirLines {
             lines.push(&mut bytes, dir.urls_of(entry));
             ends.push(offset(bytes.len()));
         }
-        bytes.resize(bytes.len() + SHORT_LINE, 0);
         DirLines { bytes, ends }
     }
 
@@ -110,14 +82,6 @@ impl DirLines {
     #[inline]
     pub fn line(&self, at: usize) -> &[u8] {
         self.bytes.get(run(&self.ends, at)).unwrap_or_default()
-    }
-
-    /// Appends the line of the host at `at`: the bytes of [`DirLines::line`]. `out` should
-    /// have [`SHORT_LINE`] bytes of spare capacity beyond what it will hold, or the block
-    /// copy may grow it early.
-    #[inline]
-    pub fn push_line(&self, out: &mut Vec<u8>, at: usize) {
-        push_run::<SHORT_LINE>(out, &self.bytes, run(&self.ends, at));
     }
 
     /// The memory it holds (capacities, not lengths).
@@ -357,66 +321,5 @@ mod tests {
         })
         .join()
         .unwrap();
-    }
-
-    /// `push_line` appends exactly each host's line, for lines shorter than, as long as, and
-    /// longer than the block it copies, the last line (followed only by the padding) and a
-    /// host with no line, one after another into one answer.
-    #[test]
-    fn pushed_lines_are_the_lines() {
-        let path_for = |total: usize| {
-            // "https://a.example/" + path + "/d/\n" is `total` bytes long.
-            "p".repeat(total - "https://a.example//d/\n".len())
-        };
-        let lengths = [
-            40,
-            SHORT_LINE - 1,
-            SHORT_LINE,
-            SHORT_LINE + 1,
-            3 * SHORT_LINE,
-        ];
-        let mut base_urls: Vec<String> = lengths
-            .iter()
-            .map(|&n| format!("https://a.example/{}", path_for(n)))
-            .collect();
-        base_urls.push("rsync://a.example/only".into());
-        let hosts = base_urls.len();
-        let data = SnapshotData {
-            hosts: (0..hosts)
-                .map(|_| Host {
-                    weight: 1,
-                    ..Host::default()
-                })
-                .collect(),
-            base_urls,
-            directories: vec![Directory {
-                name: "d".into(),
-                subpath: "d".into(),
-                ..Directory::default()
-            }
-            .with_hosts((0..hosts).map(|h| (h as u32, true, vec![h as u32])))],
-            ..SnapshotData::default()
-        };
-        let snapshot = Snapshot::from_data(&data).unwrap();
-        let dir = snapshot.directory("d").unwrap();
-        let lines = DirLines::render(&snapshot, dir);
-        for (at, &n) in lengths.iter().enumerate() {
-            assert_eq!(lines.line(at).len(), n, "line {at}");
-        }
-        assert!(lines.line(hosts - 1).is_empty(), "the rsync-only host");
-        // Every order of pushing ends with the same bytes as joining the lines.
-        for order in [(0..hosts).collect::<Vec<_>>(), (0..hosts).rev().collect()] {
-            let mut pushed = b"# h\n".to_vec();
-            let mut joined = pushed.clone();
-            for &at in &order {
-                lines.push_line(&mut pushed, at);
-                joined.extend_from_slice(lines.line(at));
-            }
-            assert_eq!(pushed, joined, "order {order:?}");
-        }
-        // A host past the directory's list has no line.
-        let mut out = Vec::new();
-        lines.push_line(&mut out, hosts + 5);
-        assert!(out.is_empty());
     }
 }

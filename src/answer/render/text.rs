@@ -15,14 +15,13 @@ pub fn mirrorlist(
     hosts: &[Chosen<'_>],
     policy: UrlPolicy<'_>,
 ) -> Vec<u8> {
-    // With room for a block copy past the last line (`DirLines::push_line`).
-    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96 + kept::SHORT_LINE);
+    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
     if kept::is_plain(policy, file) {
         if let Some(lines) = kept::plain_lines(snapshot, dir) {
             for chosen in hosts {
-                lines.push_line(&mut out, chosen.at);
+                out.extend_from_slice(lines.line(chosen.at));
             }
             return out;
         }
