@@ -521,10 +521,6 @@ impl Groups {
             (&self.continent, Group::Continent),
             (&self.global, Group::Global),
         ] {
-            if list.len() < 2 {
-                list.iter().for_each(|&host| place(host, group));
-                continue;
-            }
             for &at in weighted_order(snapshot, list, rng, scratch) {
                 place(list[at as usize], group);
             }
@@ -735,6 +731,10 @@ fn weighted_order<'s, R: Rng + ?Sized>(
     let ShuffleScratch { keys, packed } = scratch;
     keys.clear();
     packed.clear();
+    if list.len() < 2 {
+        packed.extend(0..list.len() as u64);
+        return packed;
+    }
     // Sort plain integers: each key with its low bits replaced by its place in the list. If no
     // two keys agree above those bits, that is the order of the full keys; otherwise (about
     // once in 10^8 answers), or for a list too long to number in those bits, sort the full keys.
