@@ -841,3 +841,75 @@ impl<'w> Seen<'w> {
         first
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::model::{Directory, Host, SnapshotData};
+    use rand::SeedableRng;
+
+    /// The table of host places a thread keeps is used again only for the directory and the
+    /// snapshot instance it was built for (decision 24): a table left by another snapshot whose
+    /// directory sat at the same address is rebuilt, not read. The same address is what a
+    /// reload can give (a new bundle mapped where the old one was); here the thread's memo is
+    /// set as such a reload would leave it, so the case does not depend on where the allocator
+    /// puts the next snapshot.
+    #[test]
+    fn a_kept_table_of_places_is_not_read_for_another_snapshot() {
+        const HOSTS: u32 = 40; // enough lookups to build a table (`Positions::MIN_LOOKUPS`)
+        let data = SnapshotData {
+            hosts: (0..HOSTS)
+                .map(|_| Host {
+                    weight: 1,
+                    ..Host::default()
+                })
+                .collect(),
+            base_urls: (0..HOSTS)
+                .map(|h| format!("https://m{h}.example/pub"))
+                .collect(),
+            directories: vec![Directory {
+                name: "d".into(),
+                subpath: "d".into(),
+                global: (0..HOSTS).collect(),
+                ..Directory::default()
+            }
+            .with_hosts((0..HOSTS).map(|h| (h, true, vec![h])))],
+            ..SnapshotData::default()
+        };
+        let snapshot = Snapshot::from_data(&data).unwrap();
+        let dir = snapshot.directory("d").unwrap();
+        let criteria = Criteria {
+            client: None,
+            country: None,
+            netblock_matching: true,
+            protocols: None,
+            minimum: 1,
+            screen: None,
+        };
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let address = std::ptr::from_ref(dir) as usize;
+        // A table that says no host carries the directory, left for this address by `left_by`.
+        let answer_after = |left_by: u64, rng: &mut rand::rngs::SmallRng| {
+            SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                s.positions = vec![0; HOSTS as usize];
+                s.positions_for = Some((address, left_by));
+            });
+            let mut hosts: Vec<HostIdx> = select(&snapshot, dir, &criteria, rng)
+                .hosts
+                .iter()
+                .map(|c| c.host)
+                .collect();
+            hosts.sort_unstable();
+            hosts
+        };
+        // Left by another instance: rebuilt, every host answered.
+        let other = snapshot.instance() + 1;
+        assert_eq!(
+            answer_after(other, &mut rng),
+            (0..HOSTS).collect::<Vec<_>>()
+        );
+        // Left by this very snapshot: read as it is (so the case above did reach the memo).
+        assert!(answer_after(snapshot.instance(), &mut rng).is_empty());
+    }
+}
