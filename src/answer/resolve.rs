@@ -101,10 +101,8 @@ pub fn resolve<'s>(
     let repo = snapshot.repo_redirect(requested).unwrap_or(requested);
     let arch = stats.arch.as_str();
     let (repo_shown, arch_shown) = (echoable(repo), echoable(arch));
-    let mut header = String::with_capacity(22 + repo_shown.len() + arch_shown.len());
-    for piece in ["# repo = ", &repo_shown, " arch = ", &arch_shown, " "] {
-        header.push_str(piece);
-    }
+    // One allocation of the exact length (`format!` grows its buffer as it goes).
+    let header = ["# repo = ", &repo_shown, " arch = ", &arch_shown, " "].concat();
     if snapshot.is_disabled(repo) {
         return Err(Refusal::RepoDisabled);
     }

@@ -751,12 +751,12 @@ fn weighted_order<'s, R: Rng + ?Sized>(
         // order as the numbers do.
         (arrival * inverse_weight).to_bits()
     }));
-    packed.extend(
-        keys.iter()
-            .enumerate()
-            .map(|(at, key)| (key & !PLACE) | at as u64),
-    );
     if list.len() <= 1 << PLACE_BITS {
+        packed.extend(
+            keys.iter()
+                .enumerate()
+                .map(|(at, key)| (key & !PLACE) | at as u64),
+        );
         packed.sort_unstable();
         if !packed
             .windows(2)
