@@ -148,6 +148,7 @@ async fn serve_one(
         inner: Prefixed::new(first, stream),
         activity,
     };
+    let state = service.state.clone();
     let builder = if is_h2 { &protocols.h2 } else { &protocols.h1 };
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -171,8 +172,46 @@ async fn serve_one(
     })
     .await;
     if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+        report_connection_error(&state, peer, &*e);
     }
+}
+
+/// hyper answers a request it cannot parse itself (400; 431 for a head past
+/// `--max-header-bytes`; 414 for a URI past its own 64 KiB) and closes the connection, so
+/// the service never sees it: the answer is logged and counted here, as the service's own
+/// refusals are. Any other error (a peer that reset or went away mid-request) is the
+/// client's business and stays at debug.
+fn report_connection_error(
+    state: &AppState,
+    peer: SocketAddr,
+    error: &(dyn std::error::Error + 'static),
+) {
+    let refused = error
+        .downcast_ref::<hyper::Error>()
+        .and_then(|e| Some((e, refusal_status(e)?)));
+    let Some((refused, status)) = refused else {
+        tracing::debug!(%peer, %error, "connection ended with an error");
+        return;
+    };
+    tracing::info!(%peer, status, error = %refused, "unparsable request; hyper answered it and closed the connection");
+    state.metrics.observe(None, status, None, Duration::ZERO);
+}
+
+/// The status hyper's HTTP/1 server answered `e` with (its `on_error`), if it answered.
+fn refusal_status(e: &hyper::Error) -> Option<u16> {
+    // An HTTP/2 preface on an HTTP/1 connection gets no answer; no other parse error does.
+    if !e.is_parse() || e.is_parse_version_h2() {
+        return None;
+    }
+    if !e.is_parse_too_large() {
+        return Some(400);
+    }
+    // hyper tells a URI past its length limit from a head past the buffer only in the message.
+    Some(if e.to_string().starts_with("URI too long") {
+        414
+    } else {
+        431
+    })
 }
 
 /// [`read_first_bytes`], cut short once `stop` says so: a client that has sent nothing yet

@@ -139,8 +139,9 @@ fn encode_requests(encoder: &mut DescriptorEncoder, m: &Metrics) -> Result<(), f
     let by_status = ENDPOINTS.iter().enumerate().flat_map(|(e, endpoint)| {
         STATUSES.iter().enumerate().filter_map(move |(s, status)| {
             let value = load(&m.requests[e][s]);
-            // Always show the series a service can produce, so rates start at zero;
-            // other paths only ever get 404.
+            // Always show the series a service can produce, so rates start at zero; other
+            // paths get 404, and requests hyper could not parse 400, 414 or 431 (`other`):
+            // those series appear once counted.
             if value == 0 && (*endpoint == "other" && *status != "404" || *status == "other") {
                 return None;
             }

@@ -60,7 +60,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one answered request: `mode` is `None` for a path that is neither service.
+    /// Counts one answered request: `mode` is `None` for a path that is neither service, and
+    /// for a request hyper could not parse (its path unknown).
     pub fn observe(&self, mode: Option<Mode>, status: u16, group: Option<Group>, took: Duration) {
         let endpoint = match mode {
             Some(Mode::Mirrorlist) => 0,

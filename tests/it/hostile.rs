@@ -599,6 +599,26 @@ fn limits_answer_with_their_status() {
     big.extend_from_slice(b"\r\n");
     let (outcome, _) = exchange(server.addr(), &big, true, PER_CONNECTION);
     assert_eq!(outcome, Outcome::Status(431));
+    // hyper answers what it cannot parse before the service sees it; such answers are still
+    // logged and counted.
+    let (outcome, _) = exchange(
+        server.addr(),
+        b"GET /mirrorlist?repo=fedora-42&arch=x86_64 HTTP/1.1\r\nno colon here\r\n\r\n",
+        true,
+        PER_CONNECTION,
+    );
+    assert_eq!(outcome, Outcome::Status(400));
+    assert_refusal_logged(&server, 431, "message head is too large");
+    assert_refusal_logged(&server, 400, "invalid HTTP header parsed");
+    assert_eq!(
+        server.metric(r#"mirrorlist_requests_total{endpoint="other",status="400"}"#),
+        1
+    );
+    // The 431 is counted as an `other` status (the 414 above went to the mirrorlist endpoint).
+    assert_eq!(
+        server.metric(r#"mirrorlist_requests_total{endpoint="other",status="other"}"#),
+        1
+    );
     // A URI longer than hyper's 64 KiB limit on a server whose head limit allows it: 414.
     drop(server);
     let mut args = sample_args();
@@ -611,5 +631,24 @@ fn limits_answer_with_their_status() {
         PER_CONNECTION,
     );
     assert_eq!(outcome, Outcome::Status(414));
-    assert!(server.stderr().is_empty() || !server.stderr().contains("panicked"));
+    assert_refusal_logged(&server, 414, "URI too long");
+    assert!(!server.stderr().contains("panicked"));
+}
+
+/// Waits for the log line of a request hyper refused with `status` (it is written when the
+/// connection's task ends, a moment after the client has read the answer).
+#[track_caller]
+fn assert_refusal_logged(server: &Server, status: u16, reason: &str) {
+    let wanted = format!("status={status} error={reason}");
+    let found = crate::support::wait::try_wait_for(Duration::from_secs(10), || {
+        let log = server.stderr();
+        log.lines()
+            .any(|l| l.contains("unparsable request") && l.contains(&wanted))
+            .then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "no log line with {wanted:?}:\n{}",
+        tail(&server.stderr(), 2000)
+    );
 }
