@@ -400,8 +400,8 @@ fn client_in(snapshot: &Snapshot, country: &str) -> Option<IpAddr> {
         })
 }
 
-/// Picks the clients: ~10 and ~50 hosts from a GeoIP country and its continent, ~180 from the
-/// global list (an address no table knows), and a client inside a host netblock.
+/// Picks the clients: ~10, ~50 and ~180 hosts from a GeoIP country and its continent, ~180
+/// from the global list (an address no table knows), and a client inside a host netblock.
 fn cases(snapshot: &Snapshot) -> Vec<Case> {
     let data = snapshot.data();
     let repos: Vec<(String, String)> = data
@@ -422,11 +422,17 @@ fn cases(snapshot: &Snapshot) -> Vec<Case> {
     };
     let mut out = Vec::new();
     let nobody = IpAddr::V4(Ipv4Addr::new(240, 1, 2, 3));
-    for (country, target) in [("JP", 10), ("DE", 50)] {
+    // `eu180` is issue 14's request: a large answer for a European client, its country
+    // and its continent (a GeoIP lookup and a walk of the continent's countries).
+    for (country, target, label) in [
+        ("JP", 10, "hosts10"),
+        ("DE", 50, "hosts50"),
+        ("DE", 180, "eu180"),
+    ] {
         let ip = client_in(snapshot, country).expect("a client in the country");
         let (repo, arch) = closest(ip, target);
         out.push(Case {
-            label: format!("hosts{target}"),
+            label: label.to_string(),
             repo,
             arch,
             ip,

@@ -14,6 +14,9 @@
 #   metalink    the same client and repo (~75 KB)
 #   netblock    mirrorlist for a client inside a host netblock (from clients.txt)
 #   mixed       every path of the generator's requests.txt in turn (mixed.lua)
+#   eu-mirrorlist, eu-metalink   issue 14's request: a plain client in Europe (AT, else the
+#               first of DE FR NL SE CZ PL IT ES GB in clients.txt), whose answer is its
+#               GeoIP country and its continent; the repo whose answer is closest to 180 hosts
 #
 # and, on the XL dataset, the same four at 100 connections (cost must not grow with the data).
 # The baseline answers a fixed body the size of our mirrorlist answer to every path (a second
@@ -31,6 +34,7 @@
 #   STATS_LOG=1        our server writes the statistics log (-l), as in production (0: off)
 #   PORT=18080 BASE_PORT=18081 BASE_ML_PORT=18082   ports for our server, the baseline, and
 #                      the baseline with a metalink-sized body
+#   BASE_EU_PORT=18083 BASE_EU_ML_PORT=18084   the baselines with the EU answers' sizes
 #   NICE=-10           niceness of the servers and wrk when run as root (0: leave as is), so
 #                      that background work on the machine disturbs the figures less
 #   CARGO_TARGET_DIR   where cargo builds (default: target/)
@@ -49,6 +53,8 @@ STATS_LOG="${STATS_LOG:-1}"
 PORT="${PORT:-18080}"
 BASE_PORT="${BASE_PORT:-18081}"
 BASE_ML_PORT="${BASE_ML_PORT:-18082}"
+BASE_EU_PORT="${BASE_EU_PORT:-18083}"
+BASE_EU_ML_PORT="${BASE_EU_ML_PORT:-18084}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 NICE="${NICE:--10}"
 [[ $(id -u) -eq 0 ]] || NICE=0
@@ -133,12 +139,29 @@ while read -r kind _ ip; do
 done <"$DATA_DIR/default/clients.txt"
 [[ -n "$netblock_ip" ]] || { echo "error: no netblock client of clients.txt gets a netblock host for $best" >&2; exit 1; }
 netblock_n=$(trace "/mirrorlist?$best" "$netblock_ip" | wc -l)
+eu_ip="" eu_cc=""
+for cc in AT DE FR NL SE CZ PL IT ES GB; do
+  eu_ip=$(awk -v cc="$cc" '$1 == "plain" && $2 == cc {print $3; exit}' "$DATA_DIR/default/clients.txt")
+  if [[ -n "$eu_ip" ]]; then eu_cc=$cc; break; fi
+done
+[[ -n "$eu_ip" ]] || { echo "error: no plain European client in clients.txt" >&2; exit 1; }
+eu_best=""
+eu_d=100000
+eu_n=0
+for ra in $(grep -o 'repo=[^&]*&arch=[^&]*' "$DATA_DIR/default/requests.txt" | sort | uniq -c | sort -rn | head -60 | awk '{print $2}'); do
+  n=$(trace "/mirrorlist?$ra" "$eu_ip" | wc -l)
+  d=$((n > 180 ? n - 180 : 180 - n))
+  if ((d < eu_d)); then eu_best="$ra"; eu_d=$d; eu_n=$n; fi
+done
+eu_ml_path="/mirrorlist?$eu_best&ip=$eu_ip"
+eu_mk_path="/metalink?$eu_best&ip=$eu_ip"
 ml_path="/mirrorlist?$best&ip=$plain_ip"
 mk_path="/metalink?$best&ip=$plain_ip"
 nb_path="/mirrorlist?$best&ip=$netblock_ip"
 mixed_file="$DATA_DIR/default/requests.txt"
 say "mirrorlist: $ml_path ($best_n hosts)"
 say "netblock:   $nb_path ($netblock_n hosts)"
+say "eu:         $eu_ml_path ($eu_n hosts, $eu_cc)"
 say "mixed:      $(grep -c '^/' "$mixed_file") paths of $mixed_file"
 
 # ---------------------------------------------------------------- running
@@ -223,6 +246,8 @@ admin=()
 start_server mirrorlist-size "$PORT" "$bin" serve --bundle "$OUT_DIR/default.bundle" --port "$PORT" "${admin[@]}"
 ml_bytes=$(curl -s "http://127.0.0.1:$PORT$ml_path" | wc -c)
 mk_bytes=$(curl -s "http://127.0.0.1:$PORT$mk_path" | wc -c)
+eu_ml_bytes=$(curl -s "http://127.0.0.1:$PORT$eu_ml_path" | wc -c)
+eu_mk_bytes=$(curl -s "http://127.0.0.1:$PORT$eu_mk_path" | wc -c)
 kill "$started_pid"
 wait "$started_pid" 2>/dev/null || true
 pids=()
@@ -233,6 +258,12 @@ warm "$BASE_PORT" "$ml_path"
 start_server baseline-metalink "$BASE_ML_PORT" "$baseline" "$BASE_ML_PORT" "$mk_bytes"
 base_ml_pid=$started_pid
 warm "$BASE_ML_PORT" "$mk_path"
+start_server baseline-eu "$BASE_EU_PORT" "$baseline" "$BASE_EU_PORT" "$eu_ml_bytes"
+base_eu_pid=$started_pid
+warm "$BASE_EU_PORT" "$eu_ml_path"
+start_server baseline-eu-metalink "$BASE_EU_ML_PORT" "$baseline" "$BASE_EU_ML_PORT" "$eu_mk_bytes"
+base_eu_ml_pid=$started_pid
+warm "$BASE_EU_ML_PORT" "$eu_mk_path"
 # As in production, our server writes MirrorManager's statistics line for every answer.
 stats=()
 if [[ "$STATS_LOG" == 1 ]]; then
@@ -253,10 +284,14 @@ for ds in "${datasets[@]}"; do
     measure mirrorlist "$our_pid" "$ds" netblock "$c" "$PORT" "$nb_path"
     measure baseline "$base_pid" - mixed "$c" "$BASE_PORT" @mixed
     measure mirrorlist "$our_pid" "$ds" mixed "$c" "$PORT" @mixed
+    measure baseline "$base_eu_pid" - url-eu "$c" "$BASE_EU_PORT" "$eu_ml_path"
+    measure mirrorlist "$our_pid" "$ds" eu-mirrorlist "$c" "$PORT" "$eu_ml_path"
+    measure baseline "$base_eu_ml_pid" - url-eu-metalink "$c" "$BASE_EU_ML_PORT" "$eu_mk_path"
+    measure mirrorlist "$our_pid" "$ds" eu-metalink "$c" "$PORT" "$eu_mk_path"
   done
   kill "$our_pid"
   wait "$our_pid" 2>/dev/null || true
-  pids=("$base_pid" "$base_ml_pid")
+  pids=("$base_pid" "$base_ml_pid" "$base_eu_pid" "$base_eu_ml_pid")
 done
 stop_servers
 
@@ -274,7 +309,8 @@ awk -F'\t' -v clk="$clk" '
       rps = f[5] / f[6]
       if (f[1] == "baseline") { base_rps[f[3], f[4]] = rps; base_p99[f[3], f[4]] = f[11] }
       cpu = f[13] / clk
-      kind = (f[3] == "mixed") ? "mixed" : (f[3] == "metalink") ? "url-metalink" : "url"
+      kind = (f[3] == "mixed") ? "mixed" : (f[3] == "metalink") ? "url-metalink" : \
+        (f[3] == "eu-mirrorlist") ? "url-eu" : (f[3] == "eu-metalink") ? "url-eu-metalink" : "url"
       ratio = "-"; p99r = "-"
       if (f[1] != "baseline" && base_rps[kind, f[4]] > 0) {
         ratio = sprintf("%.2f", rps / base_rps[kind, f[4]])
@@ -292,8 +328,10 @@ awk -F'\t' -v clk="$clk" '
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, wrk -t$WRK_THREADS -d$DURATION, all on 127.0.0.1"
   echo "mirrorlist/metalink: $best, ip=$plain_ip ($best_n hosts); netblock: ip=$netblock_ip ($netblock_n hosts); mixed: $mixed_file"
+  echo "eu-mirrorlist/eu-metalink: $eu_best, ip=$eu_ip ($eu_cc, $eu_n hosts: its country and continent)"
   echo "statistics log: $([[ "$STATS_LOG" == 1 ]] && echo on || echo off)."
   echo "baseline 'url' rows: the mirrorlist answer's size ($ml_bytes B); 'url-metalink': the metalink answer's size ($mk_bytes B);"
+  echo "'url-eu' and 'url-eu-metalink': the EU answers' sizes ($eu_ml_bytes B, $eu_mk_bytes B);"
   echo "'mixed' rows: mixed.lua paths. Each of our rows is compared with the baseline row of its kind above it. CPU % is of one core"
   echo "($(nproc) cores: $(($(nproc) * 100))% in all); 'other' is the machine's busy time less the server and wrk."
   echo

@@ -229,7 +229,13 @@ fn select_screened<'s, R: Rng + ?Sized>(
 
     // 7-8: count the local hosts that can serve; below the minimum, add the world.
     if !only_country {
-        groups.add_global_if_few(snapshot, dir, criteria, &positions, &allowed);
+        groups.add_global_if_few(
+            snapshot,
+            dir,
+            criteria,
+            (&positions, &mut scratch.seen),
+            &allowed,
+        );
         if criteria.screen.is_some() {
             groups.global.retain(&mut kept);
         }
@@ -441,23 +447,31 @@ impl Groups {
         snapshot: &Snapshot,
         dir: &ArchivedDirectory,
         criteria: &Criteria<'_>,
-        positions: &Positions<'_>,
+        (positions, seen_words): (&Positions<'_>, &mut Vec<u64>),
         allowed: &impl Fn(&HostIdx) -> bool,
     ) {
-        let mut local: Vec<HostIdx> = self.netblock.iter().map(|(_, h)| *h).collect();
-        for list in [&self.asn, &self.country, &self.geoip, &self.continent] {
-            local.extend(list.iter().copied());
-        }
-        local.sort_unstable();
-        local.dedup();
-        let found = local
-            .iter()
-            .filter(|h| {
-                positions.get(**h).is_some_and(|at| {
+        // Only whether the count reaches the minimum matters (and whether it is 0), so the
+        // count stops there: an EU answer has a couple of hundred local hosts and the minimum
+        // is a handful (sorting them all to count them was a tenth of such an answer).
+        let mut seen = Seen::new(dir, seen_words);
+        let local = (self.netblock.iter().map(|(_, h)| h))
+            .chain(&self.asn)
+            .chain(&self.country)
+            .chain(&self.geoip)
+            .chain(&self.continent);
+        let mut found = 0;
+        for &h in local {
+            if found >= criteria.minimum {
+                break;
+            }
+            if seen.first(h)
+                && positions.get(h).is_some_and(|at| {
                     serves(snapshot, dir.urls_of(&dir.by_host[at]), criteria.protocols)
                 })
-            })
-            .count();
+            {
+                found += 1;
+            }
+        }
         if found < criteria.minimum {
             self.global.reserve(dir.global.len());
             self.global.extend(natives(&dir.global).filter(allowed));
@@ -634,21 +648,21 @@ fn add_continent(
     out.reserve(dir.global.len());
     for member in snapshot.continent_members(continent) {
         let member = member.as_str();
-        sorted = sorted && previous.is_none_or(|p| p < member);
+        sorted = sorted && previous.is_none_or(|p| code_cmp(p, member).is_lt());
         previous = Some(member);
-        if member == country {
+        if code_cmp(member, country).is_eq() {
             continue;
         }
         let hosts = if sorted {
             while countries
                 .get(next)
-                .is_some_and(|c| c.country.as_str() < member)
+                .is_some_and(|c| code_cmp(c.country.as_str(), member).is_lt())
             {
                 next += 1;
             }
             countries
                 .get(next)
-                .filter(|c| c.country.as_str() == member)
+                .filter(|c| code_cmp(c.country.as_str(), member).is_eq())
                 .map(|c| dir.hosts_of(c))
         } else {
             country_list(dir, member)
@@ -659,6 +673,16 @@ fn add_continent(
             phrases.push_str(member);
             phrases.push(' ');
         }
+    }
+}
+
+/// `a.cmp(b)` for country codes, two letters as one integer compare: walking a continent's
+/// members takes a hundred of these per answer, and `str`'s compare calls `memcmp` each time.
+#[inline]
+fn code_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.as_bytes(), b.as_bytes()) {
+        (&[a0, a1], &[b0, b1]) => u16::from_be_bytes([a0, a1]).cmp(&u16::from_be_bytes([b0, b1])),
+        (a, b) => a.cmp(b),
     }
 }
 
@@ -911,5 +935,84 @@ mod tests {
         );
         // Left by this very snapshot: read as it is (so the case above did reach the memo).
         assert!(answer_after(snapshot.instance(), &mut rng).is_empty());
+    }
+
+    /// Steps 7-8 count the distinct local hosts that serve the asked protocols, up to the
+    /// minimum: a host both in the client's netblock and in its country counts once, and one
+    /// without the protocol not at all.
+    #[test]
+    fn the_minimum_counts_each_serving_local_host_once() {
+        use crate::snapshot::model::{NetCountry, NetHosts};
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        // Host 0: the client's netblock and country (SE), https. Host 1: SE, ftp only.
+        // Hosts 2 and 3: elsewhere, in the global list only.
+        let data = SnapshotData {
+            hosts: (0..4)
+                .map(|_| Host {
+                    weight: 1,
+                    ..Host::default()
+                })
+                .collect(),
+            base_urls: ["https://m0.example/pub", "ftp://m1.example/pub"]
+                .into_iter()
+                .chain(["https://m2.example/pub", "https://m3.example/pub"])
+                .map(String::from)
+                .collect(),
+            directories: vec![Directory {
+                name: "d".into(),
+                subpath: "d".into(),
+                global: vec![0, 1, 2, 3],
+                ..Directory::default()
+            }
+            .with_hosts((0..4).map(|h| (h, true, vec![h])))
+            .with_countries([("SE", vec![0, 1])])],
+            host_netblocks: vec![NetHosts {
+                net: net.into(),
+                hosts: vec![0],
+            }],
+            netblock_countries: vec![NetCountry {
+                net: net.into(),
+                country: "SE".into(),
+            }],
+            ..SnapshotData::default()
+        };
+        let snapshot = Snapshot::from_data(&data).unwrap();
+        let dir = snapshot.directory("d").unwrap();
+        let answer = |protocols: Option<&[&str]>| {
+            let criteria = Criteria {
+                client: Some("192.0.2.7".parse().unwrap()),
+                country: None,
+                netblock_matching: true,
+                protocols,
+                minimum: 2,
+                screen: None,
+            };
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+            let selection = select(&snapshot, dir, &criteria, &mut rng);
+            let mut hosts: Vec<HostIdx> = selection.hosts.iter().map(|c| c.host).collect();
+            hosts.sort_unstable();
+            (hosts, selection.found_via)
+        };
+        // Any protocol: hosts 0 and 1 make the minimum, so no global list.
+        assert_eq!(answer(None), (vec![0, 1], Some(Group::Netblock)));
+        // https: only host 0 serves it, once however many groups list it; below the minimum,
+        // the global list follows.
+        assert_eq!(
+            answer(Some(&["https"])),
+            (vec![0, 1, 2, 3], Some(Group::Netblock))
+        );
+    }
+
+    /// Country codes compare as their strings do, two-letter ones through the integer path.
+    #[test]
+    fn code_cmp_orders_as_str() {
+        let codes = [
+            "", "A", "AT", "AU", "Au", "B", "BE", "DE", "Z\0", "ZZ", "ZZZ", "É", "ÉU",
+        ];
+        for a in codes {
+            for b in codes {
+                assert_eq!(code_cmp(a, b), a.cmp(b), "{a:?} against {b:?}");
+            }
+        }
     }
 }
