@@ -654,16 +654,18 @@ fn add_continent(
             continue;
         }
         let hosts = if sorted {
-            while countries
-                .get(next)
-                .is_some_and(|c| code_cmp(c.country.as_str(), member).is_lt())
-            {
-                next += 1;
+            let mut hosts = None;
+            while let Some(c) = countries.get(next) {
+                match code_cmp(c.country.as_str(), member) {
+                    std::cmp::Ordering::Less => next += 1,
+                    std::cmp::Ordering::Equal => {
+                        hosts = Some(dir.hosts_of(c));
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
             }
-            countries
-                .get(next)
-                .filter(|c| code_cmp(c.country.as_str(), member).is_eq())
-                .map(|c| dir.hosts_of(c))
+            hosts
         } else {
             country_list(dir, member)
         };
