@@ -121,14 +121,18 @@ while read -r kind _ ip; do
   fi
 done <"$DATA_DIR/default/clients.txt"
 [[ -n "$plain_ip" ]] || { echo "error: no client in clients.txt gets only the global list" >&2; exit 1; }
-best=""
-best_d=100000
-best_n=0
-for ra in $(grep -o 'repo=[^&]*&arch=[^&]*' "$DATA_DIR/default/requests.txt" | sort | uniq -c | sort -rn | head -60 | awk '{print $2}'); do
-  n=$(trace "/mirrorlist?$ra" "$plain_ip" | wc -l)
-  d=$((n > 180 ? n - 180 : 180 - n))
-  if ((d < best_d)); then best="$ra"; best_d=$d; best_n=$n; fi
-done
+# Of the 60 repo/arch pairs requests.txt asks for most, the one whose answer for client $1 is
+# closest to 180 hosts; prints "repo=R&arch=A HOSTS".
+closest_to_180() {
+  local ra n d pick="" pick_d=100000 pick_n=0
+  for ra in $(grep -o 'repo=[^&]*&arch=[^&]*' "$DATA_DIR/default/requests.txt" | sort | uniq -c | sort -rn | head -60 | awk '{print $2}'); do
+    n=$(trace "/mirrorlist?$ra" "$1" | wc -l)
+    d=$((n > 180 ? n - 180 : 180 - n))
+    if ((d < pick_d)); then pick="$ra"; pick_d=$d; pick_n=$n; fi
+  done
+  echo "$pick $pick_n"
+}
+read -r best best_n < <(closest_to_180 "$plain_ip")
 netblock_ip=""
 while read -r kind _ ip; do
   [[ "$kind" == netblock ]] || continue
@@ -145,14 +149,7 @@ for cc in AT DE FR NL SE CZ PL IT ES GB; do
   if [[ -n "$eu_ip" ]]; then eu_cc=$cc; break; fi
 done
 [[ -n "$eu_ip" ]] || { echo "error: no plain European client in clients.txt" >&2; exit 1; }
-eu_best=""
-eu_d=100000
-eu_n=0
-for ra in $(grep -o 'repo=[^&]*&arch=[^&]*' "$DATA_DIR/default/requests.txt" | sort | uniq -c | sort -rn | head -60 | awk '{print $2}'); do
-  n=$(trace "/mirrorlist?$ra" "$eu_ip" | wc -l)
-  d=$((n > 180 ? n - 180 : 180 - n))
-  if ((d < eu_d)); then eu_best="$ra"; eu_d=$d; eu_n=$n; fi
-done
+read -r eu_best eu_n < <(closest_to_180 "$eu_ip")
 eu_ml_path="/mirrorlist?$eu_best&ip=$eu_ip"
 eu_mk_path="/metalink?$eu_best&ip=$eu_ip"
 ml_path="/mirrorlist?$best&ip=$plain_ip"
