@@ -621,7 +621,7 @@ impl<'d> Positions<'d> {
 
 fn country_list<'d>(dir: &'d ArchivedDirectory, country: &str) -> Option<&'d [ArchivedIdx]> {
     dir.by_country
-        .binary_search_by(|e| e.country.as_str().cmp(country))
+        .binary_search_by(|e| code_cmp(e.country.as_str(), country))
         .ok()
         .and_then(|i| dir.by_country.get(i))
         .map(|e| dir.hosts_of(e))

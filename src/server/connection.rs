@@ -118,7 +118,7 @@ impl Connections {
         tokio::spawn(async move {
             let io = (stream, activity.clone());
             tokio::select! {
-                () = serve_one(io, peer, service, &protocols, &mut stop) => {}
+                () = serve_one(io, (peer, &state), service, &protocols, &mut stop) => {}
                 why = activity.expired(header_timeout, idle_timeout) => {
                     tracing::debug!(%peer, why, "closing the connection");
                 }
@@ -135,7 +135,7 @@ impl Connections {
 /// says so.
 async fn serve_one(
     (mut stream, activity): (TcpStream, Arc<Activity>),
-    peer: SocketAddr,
+    (peer, state): (SocketAddr, &AppState),
     service: Guarded<service::MirrorService>,
     protocols: &Protocols,
     stop: &mut watch::Receiver<bool>,
@@ -148,7 +148,6 @@ async fn serve_one(
         inner: Prefixed::new(first, stream),
         activity,
     };
-    let state = service.state.clone();
     let builder = if is_h2 { &protocols.h2 } else { &protocols.h1 };
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -172,7 +171,7 @@ async fn serve_one(
     })
     .await;
     if let Err(e) = result {
-        report_connection_error(&state, peer, &*e);
+        report_connection_error(state, peer, &*e);
     }
 }
 
