@@ -371,7 +371,11 @@ fn push_utc_date(out: &mut Vec<u8>, now: SystemTime) {
 
 /// The mirrorlist header: the target's, the selection's phrases, the `protocol` echoed, and
 /// the database time when `time` asks for it.
-fn header(mut header: String, phrases: &str, params: &Params<'_>, snapshot: &Snapshot) -> String {
+fn header(start: String, phrases: &str, params: &Params<'_>, snapshot: &Snapshot) -> String {
+    // Made at its size in one allocation: growing `start` by a continent's phrases was a
+    // `realloc` copying both.
+    let mut header = String::with_capacity(start.len() + phrases.len() + 64);
+    header.push_str(&start);
     header.push_str(phrases);
     if let Some(raw) = params.protocol.as_deref() {
         header.push_str("protocol = ");

@@ -627,7 +627,10 @@ fn country_list<'d>(dir: &'d ArchivedDirectory, country: &str) -> Option<&'d [Ar
         .map(|e| dir.hosts_of(e))
 }
 
-/// Every other country of `country`'s continent, in code order (decision 5).
+/// Every other country of `country`'s continent that the directory has, in code order
+/// (decision 5): the directory's countries are sorted by code, and each one's continent is a
+/// number to compare (walking the continent's members against them instead was a seventh of
+/// a European answer).
 fn add_continent(
     snapshot: &Snapshot,
     dir: &ArchivedDirectory,
@@ -635,51 +638,38 @@ fn add_continent(
     out: &mut Vec<HostIdx>,
     phrases: &mut String,
 ) {
-    let Some(continent) = snapshot.continent_of(country) else {
+    let Some(continent) = snapshot.continent_key(country) else {
         return;
     };
-    // The members and the directory's countries are both sorted by code, so one walk down
-    // both finds every member's list. Members that a bundle from elsewhere did not sort are
-    // searched for instead, from the first one out of order on.
     let countries = dir.by_country.as_slice();
-    let mut next = 0;
-    let mut sorted = true;
-    let mut previous: Option<&str> = None;
     out.reserve(dir.global.len());
-    for member in snapshot.continent_members(continent) {
-        let member = member.as_str();
-        sorted = sorted && previous.is_none_or(|p| code_cmp(p, member).is_lt());
-        previous = Some(member);
-        if code_cmp(member, country).is_eq() {
-            continue;
-        }
-        let hosts = if sorted {
-            let mut hosts = None;
-            while let Some(c) = countries.get(next) {
-                match code_cmp(c.country.as_str(), member) {
-                    std::cmp::Ordering::Less => next += 1,
-                    std::cmp::Ordering::Equal => {
-                        hosts = Some(dir.hosts_of(c));
-                        break;
-                    }
-                    std::cmp::Ordering::Greater => break,
-                }
-            }
-            hosts
-        } else {
-            country_list(dir, member)
-        };
-        if let Some(hosts) = hosts {
-            out.extend(natives(hosts));
-            phrases.push_str("country = ");
-            phrases.push_str(member);
-            phrases.push(' ');
+    phrases.reserve(countries.len() * "country = XX ".len());
+    for c in countries {
+        let code = c.country.as_str();
+        if snapshot.continent_key(code) == Some(continent) && code_cmp(code, country).is_ne() {
+            out.extend(natives(dir.hosts_of(c)));
+            push_country_phrase(phrases, code);
         }
     }
 }
 
-/// `a.cmp(b)` for country codes, two letters as one integer compare: walking a continent's
-/// members takes a hundred of these per answer, and `str`'s compare calls `memcmp` each time.
+/// Appends `country = CODE `. A two-letter code goes in as two characters: copying a string
+/// of unknown length is a call to `memcpy`, made for every country of a continent.
+#[inline]
+fn push_country_phrase(phrases: &mut String, code: &str) {
+    phrases.push_str("country = ");
+    match *code.as_bytes() {
+        [a, b] if a.is_ascii() && b.is_ascii() => {
+            phrases.push(char::from(a));
+            phrases.push(char::from(b));
+        }
+        _ => phrases.push_str(code),
+    }
+    phrases.push(' ');
+}
+
+/// `a.cmp(b)` for country codes, two letters as one integer compare: the continent walk and
+/// the country searches make dozens per answer, and `str`'s compare calls `memcmp` each time.
 #[inline]
 fn code_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.as_bytes(), b.as_bytes()) {

@@ -6,6 +6,7 @@
 //! a reload builds a new one and swaps the pointer (see `reload`).
 
 pub mod bundle;
+mod continent_keys;
 mod geo;
 pub mod model;
 mod net_map;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bundle::{BodyBytes, BundleError};
+use continent_keys::ContinentKeys;
 use geo::GeoIndex;
 use model::{
     ArchivedDirectory, ArchivedHost, ArchivedRepoArch, ArchivedSnapshotData, HostIdx, SnapshotData,
@@ -62,6 +64,8 @@ pub struct Snapshot {
     /// known families lacks: an answer for a client of another family skips the family
     /// screen without looking at a host.
     families_lacked: u8,
+    /// Each country's continent as a number (see [`Snapshot::continent_key`]).
+    continent_keys: ContinentKeys,
 }
 
 /// What selection needs of a host on every answer (see [`Snapshot::host_traits`]).
@@ -186,6 +190,7 @@ impl Snapshot {
             .iter()
             .filter(|t| t.families != 0)
             .fold(0, |acc, t| acc | (FAMILIES_ALL & !t.families));
+        let continent_keys = ContinentKeys::new(data);
         Ok(Snapshot {
             archive,
             host_nets,
@@ -200,6 +205,7 @@ impl Snapshot {
             schemes,
             host_traits,
             families_lacked,
+            continent_keys,
         })
     }
 
@@ -404,13 +410,11 @@ impl Snapshot {
             .map(|e| e.continent.as_str())
     }
 
-    /// The countries of a continent, sorted by code.
-    pub fn continent_members(&self, continent: &str) -> &[rkyv::string::ArchivedString] {
-        let list = &self.data().continents;
-        list.binary_search_by(|e| e.code.as_str().cmp(continent))
-            .ok()
-            .and_then(|i| list.get(i))
-            .map_or(&[], |e| e.members.as_slice())
+    /// The continent of a country (uppercase code) as a number: equal for two countries
+    /// exactly when [`Snapshot::continent_of`] is; an array read for a two-letter code.
+    #[inline]
+    pub fn continent_key(&self, country: &str) -> Option<u32> {
+        self.continent_keys.key(country, self.data())
     }
 }
 

@@ -430,6 +430,38 @@ fn check_selection(world: &World, query: &Query) -> Result<(), TestCaseError> {
         );
     }
 
+    // The client's continent (steps 5-6, decision 5): the continent group holds hosts of the
+    // other countries of the client's continent only, and every such public host that carries
+    // the directory and admits the client is listed, in that group or an earlier one.
+    if let (false, Some(c)) = (requested, world.client_country) {
+        let on_continent = |i: usize| {
+            let host = &world.hosts[i];
+            host.country != c
+                && CONTINENTS[host.country] == CONTINENTS[c]
+                && host.public
+                && host.carries
+                && (host.allowed.is_empty() || host.allowed.contains(&c))
+        };
+        for (i, group) in &listed {
+            prop_assert!(
+                *group != Group::Continent || on_continent(*i),
+                "host {} (in {}) is in the continent group of a client in {}: {listed:?}",
+                i + 1,
+                COUNTRIES[world.hosts[*i].country],
+                COUNTRIES[c]
+            );
+        }
+        for i in (0..world.hosts.len()).filter(|&i| on_continent(i)) {
+            prop_assert!(
+                seen.contains(&i),
+                "host {} (in {}) is missing for a client in {}: {listed:?}",
+                i + 1,
+                COUNTRIES[world.hosts[i].country],
+                COUNTRIES[c]
+            );
+        }
+    }
+
     // The rendered mirrorlist (default protocols) lists the same hosts in the same order,
     // one URL each, the host's preferred scheme among https > http > ftp (decision 6).
     let mut query_string = String::from("path=");
