@@ -222,7 +222,7 @@ pub fn answer_with<R: Rng + ?Sized>(
         .as_ref()
         .filter(|_| stats_wanted)
         .map(|s| stats_line(ip, now, selection.client_country.as_deref(), s));
-    let header = header(target.header, &selection.phrases, params, snapshot);
+    let header = header(&target.header, &selection.phrases, params, snapshot);
     let body = Body {
         snapshot,
         dir: target.dir,
@@ -371,11 +371,11 @@ fn push_utc_date(out: &mut Vec<u8>, now: SystemTime) {
 
 /// The mirrorlist header: the target's, the selection's phrases, the `protocol` echoed, and
 /// the database time when `time` asks for it.
-fn header(start: String, phrases: &str, params: &Params<'_>, snapshot: &Snapshot) -> String {
+fn header(start: &str, phrases: &str, params: &Params<'_>, snapshot: &Snapshot) -> String {
     // Made at its size in one allocation: growing `start` by a continent's phrases was a
     // `realloc` copying both.
     let mut header = String::with_capacity(start.len() + phrases.len() + 64);
-    header.push_str(&start);
+    header.push_str(start);
     header.push_str(phrases);
     if let Some(raw) = params.protocol.as_deref() {
         header.push_str("protocol = ");

@@ -364,9 +364,7 @@ impl Groups {
             }
             if let Some(hosts) = country_list(dir, &upper) {
                 self.country.extend(natives(hosts));
-                self.phrases.push_str("country = ");
-                self.phrases.push_str(c);
-                self.phrases.push(' ');
+                push_country_phrase(&mut self.phrases, c);
             }
         }
         if self.country.is_empty() {
@@ -402,9 +400,7 @@ impl Groups {
         if let Some(hosts) = country_list(dir, &upper) {
             self.geoip.reserve(hosts.len());
             self.geoip.extend(natives(hosts).filter(allowed));
-            self.phrases.push_str("country = ");
-            self.phrases.push_str(&upper);
-            self.phrases.push(' ');
+            push_country_phrase(&mut self.phrases, &upper);
             self.set_via(Group::Geoip);
         }
         let before = self.continent.len();

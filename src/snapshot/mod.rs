@@ -414,7 +414,17 @@ impl Snapshot {
     /// exactly when [`Snapshot::continent_of`] is; an array read for a two-letter code.
     #[inline]
     pub fn continent_key(&self, country: &str) -> Option<u32> {
-        self.continent_keys.key(country, self.data())
+        match self.continent_keys.table_key(country) {
+            Some(key) => key,
+            None => self.continent_key_by_name(country),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn continent_key_by_name(&self, country: &str) -> Option<u32> {
+        self.continent_of(country)
+            .and_then(|continent| self.continent_keys.number(continent))
     }
 }
 
