@@ -29,6 +29,7 @@ use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
+use mirrorlist::answer::geo_groups::with_geo_groups;
 use mirrorlist::answer::request::{Mode, Params};
 use mirrorlist::answer::select::{select, Criteria};
 use mirrorlist::answer::{answer, Client, Settings};
@@ -530,7 +531,7 @@ fn request_benches(c: &mut Criterion) {
 
     // Selection alone (which hosts, in which order), so that render's share is the difference.
     let mut group = c.benchmark_group("select");
-    for case in &cases {
+    let directory_and_criteria = |case: &Case| {
         let dir = snapshot
             .repo_arch(&case.repo, &case.arch)
             .and_then(|e| snapshot.directory_at(e.directory.to_native()))
@@ -543,9 +544,30 @@ fn request_benches(c: &mut Criterion) {
             minimum: settings.minimum,
             screen: None,
         };
+        (dir, criteria)
+    };
+    for case in &cases {
+        let (dir, criteria) = directory_and_criteria(case);
         let mut rng = SmallRng::seed_from_u64(7);
         group.bench_function(BenchmarkId::from_parameter(&case.label), |b| {
             b.iter(|| {
+                black_box(
+                    select(&snapshot, dir, black_box(&criteria), &mut rng)
+                        .hosts
+                        .len(),
+                )
+            })
+        });
+    }
+    // `eu180` again with the thread's kept groups let go before each selection (decision 26):
+    // the continent walk every time, as the first answer for a directory and country gets it.
+    if let Some(case) = cases.iter().find(|c| c.label == "eu180") {
+        let (dir, criteria) = directory_and_criteria(case);
+        let mut rng = SmallRng::seed_from_u64(7);
+        group.bench_function("eu180_unkept", |b| {
+            b.iter(|| {
+                // No snapshot has this instance: the table is emptied.
+                with_geo_groups(u64::MAX, 0, "", |_| (), |_| ());
                 black_box(
                     select(&snapshot, dir, black_box(&criteria), &mut rng)
                         .hosts

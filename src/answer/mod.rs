@@ -4,6 +4,7 @@
 //! want to know.
 
 pub mod explain;
+pub mod geo_groups;
 pub mod render;
 pub mod request;
 pub mod resolve;

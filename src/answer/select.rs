@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use rand::Rng;
 
+use crate::answer::geo_groups::{with_geo_groups, GeoGroups};
 use crate::snapshot::model::{ArchivedDirectory, ArchivedHostUrls, HostIdx};
 use crate::snapshot::{ArchivedIdx, Snapshot};
 use rkyv::rend::u32_le;
@@ -388,7 +389,8 @@ impl Groups {
         only_country
     }
 
-    /// Steps 5-6: the hosts of the client's GeoIP country `cc` and of its continent.
+    /// Steps 5-6: the hosts of the client's GeoIP country `cc` and of its continent, as this
+    /// thread kept them for the directory and the country, or found now.
     fn add_geoip(
         &mut self,
         snapshot: &Snapshot,
@@ -396,25 +398,19 @@ impl Groups {
         cc: &str,
         allowed: &impl Fn(&HostIdx) -> bool,
     ) {
-        let upper = cc.to_ascii_uppercase();
-        if let Some(hosts) = country_list(dir, &upper) {
-            self.geoip.reserve(hosts.len());
-            self.geoip.extend(natives(hosts).filter(allowed));
-            push_country_phrase(&mut self.phrases, &upper);
-            self.set_via(Group::Geoip);
-        }
-        let before = self.continent.len();
-        add_continent(
-            snapshot,
-            dir,
-            &upper,
-            &mut self.continent,
-            &mut self.phrases,
-        );
-        if self.continent.len() > before {
-            self.set_via(Group::Continent);
-        }
-        self.continent.retain(allowed);
+        let address = std::ptr::from_ref(dir) as usize;
+        let fill = |found: &mut GeoGroups| geoip_groups(snapshot, dir, cc, allowed, found);
+        with_geo_groups(snapshot.instance(), address, cc, fill, |found| {
+            self.geoip.extend_from_slice(&found.country);
+            self.continent.extend_from_slice(&found.continent);
+            self.phrases.push_str(&found.phrases);
+            if found.country_listed {
+                self.set_via(Group::Geoip);
+            }
+            if found.continent_found {
+                self.set_via(Group::Continent);
+            }
+        });
     }
 
     /// Keeps only the local groups' hosts `keep` admits.
@@ -537,6 +533,32 @@ impl Groups {
         }
         hosts
     }
+}
+
+/// Steps 5-6 for the client's GeoIP country `cc`, into `found` (emptied): what
+/// [`Groups::add_geoip`] keeps per thread.
+fn geoip_groups(
+    snapshot: &Snapshot,
+    dir: &ArchivedDirectory,
+    cc: &str,
+    allowed: &impl Fn(&HostIdx) -> bool,
+    found: &mut GeoGroups,
+) {
+    let upper = cc.to_ascii_uppercase();
+    if let Some(hosts) = country_list(dir, &upper) {
+        found.country.extend(natives(hosts).filter(allowed));
+        push_country_phrase(&mut found.phrases, &upper);
+        found.country_listed = true;
+    }
+    add_continent(
+        snapshot,
+        dir,
+        &upper,
+        &mut found.continent,
+        &mut found.phrases,
+    );
+    found.continent_found = !found.continent.is_empty();
+    found.continent.retain(allowed);
 }
 
 fn natives(list: &[ArchivedIdx]) -> impl Iterator<Item = HostIdx> + '_ {
@@ -923,6 +945,82 @@ mod tests {
         );
         // Left by this very snapshot: read as it is (so the case above did reach the memo).
         assert!(answer_after(snapshot.instance(), &mut rng).is_empty());
+    }
+
+    /// The GeoIP country's and continent's hosts a thread keeps (decision 26) are read again
+    /// only for the snapshot instance they were found in: groups left for the same directory
+    /// address and country by another instance are found anew. Planted here as a reload would
+    /// leave them, so the case does not depend on where the next snapshot is mapped.
+    #[test]
+    fn kept_geo_groups_are_not_read_for_another_snapshot() {
+        use crate::snapshot::model::{CountryContinent, NetCountry};
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        // Hosts 0-1 in DE, 2 in AT (both Europe), 3 in the global list only.
+        let data = SnapshotData {
+            hosts: (0..4)
+                .map(|_| Host {
+                    weight: 1,
+                    ..Host::default()
+                })
+                .collect(),
+            base_urls: (0..4)
+                .map(|h| format!("https://m{h}.example/pub"))
+                .collect(),
+            directories: vec![Directory {
+                name: "d".into(),
+                subpath: "d".into(),
+                global: vec![0, 1, 2, 3],
+                ..Directory::default()
+            }
+            .with_hosts((0..4).map(|h| (h, true, vec![h])))
+            .with_countries([("AT", vec![2]), ("DE", vec![0, 1])])],
+            netblock_countries: vec![NetCountry {
+                net: net.into(),
+                country: "DE".into(),
+            }],
+            countries: [("AT", "EU"), ("DE", "EU")]
+                .into_iter()
+                .map(|(country, continent)| CountryContinent {
+                    country: country.into(),
+                    continent: continent.into(),
+                })
+                .collect(),
+            ..SnapshotData::default()
+        };
+        let snapshot = Snapshot::from_data(&data).unwrap();
+        let dir = snapshot.directory("d").unwrap();
+        let criteria = Criteria {
+            client: Some("192.0.2.7".parse().unwrap()),
+            country: None,
+            netblock_matching: true,
+            protocols: None,
+            minimum: 1,
+            screen: None,
+        };
+        let address = std::ptr::from_ref(dir) as usize;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        // Groups that say DE's host is 3 and its continent has none, left by `left_by`.
+        let mut answer_after = |left_by: u64| {
+            let plant = |g: &mut GeoGroups| {
+                g.country.push(3);
+                g.country_listed = true;
+            };
+            // An instance no snapshot has first, so that the slot is empty and `plant` runs.
+            with_geo_groups(u64::MAX, address, "DE", |_| (), |_| ());
+            with_geo_groups(left_by, address, "DE", plant, |_| ());
+            let selection = select(&snapshot, dir, &criteria, &mut rng);
+            let mut hosts: Vec<(Group, HostIdx)> =
+                selection.hosts.iter().map(|c| (c.group, c.host)).collect();
+            hosts.sort_unstable();
+            hosts
+        };
+        // Left by another instance: found anew, DE then AT.
+        assert_eq!(
+            answer_after(snapshot.instance() + 1),
+            [(Group::Geoip, 0), (Group::Geoip, 1), (Group::Continent, 2)]
+        );
+        // Left by this very snapshot: read as it is (so the case above did reach them).
+        assert_eq!(answer_after(snapshot.instance()), [(Group::Geoip, 3)]);
     }
 
     /// Steps 7-8 count the distinct local hosts that serve the asked protocols, up to the
