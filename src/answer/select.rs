@@ -882,6 +882,27 @@ mod tests {
     use crate::snapshot::model::{Directory, Host, SnapshotData};
     use rand::SeedableRng;
 
+    /// `n` hosts of weight 1.
+    fn equal_hosts(n: u32) -> Vec<Host> {
+        (0..n)
+            .map(|_| Host {
+                weight: 1,
+                ..Host::default()
+            })
+            .collect()
+    }
+
+    /// Directory `d` carried by hosts `0..n`, each with its own URL, all in the global list.
+    fn directory_d(n: u32) -> Directory {
+        Directory {
+            name: "d".into(),
+            subpath: "d".into(),
+            global: (0..n).collect(),
+            ..Directory::default()
+        }
+        .with_hosts((0..n).map(|h| (h, true, vec![h])))
+    }
+
     /// The table of host places a thread keeps is used again only for the directory and the
     /// snapshot instance it was built for (decision 24): a table left by another snapshot whose
     /// directory sat at the same address is rebuilt, not read. The same address is what a
@@ -892,22 +913,11 @@ mod tests {
     fn a_kept_table_of_places_is_not_read_for_another_snapshot() {
         const HOSTS: u32 = 40; // enough lookups to build a table (`Positions::MIN_LOOKUPS`)
         let data = SnapshotData {
-            hosts: (0..HOSTS)
-                .map(|_| Host {
-                    weight: 1,
-                    ..Host::default()
-                })
-                .collect(),
+            hosts: equal_hosts(HOSTS),
             base_urls: (0..HOSTS)
                 .map(|h| format!("https://m{h}.example/pub"))
                 .collect(),
-            directories: vec![Directory {
-                name: "d".into(),
-                subpath: "d".into(),
-                global: (0..HOSTS).collect(),
-                ..Directory::default()
-            }
-            .with_hosts((0..HOSTS).map(|h| (h, true, vec![h])))],
+            directories: vec![directory_d(HOSTS)],
             ..SnapshotData::default()
         };
         let snapshot = Snapshot::from_data(&data).unwrap();
@@ -957,23 +967,11 @@ mod tests {
         let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
         // Hosts 0-1 in DE, 2 in AT (both Europe), 3 in the global list only.
         let data = SnapshotData {
-            hosts: (0..4)
-                .map(|_| Host {
-                    weight: 1,
-                    ..Host::default()
-                })
-                .collect(),
+            hosts: equal_hosts(4),
             base_urls: (0..4)
                 .map(|h| format!("https://m{h}.example/pub"))
                 .collect(),
-            directories: vec![Directory {
-                name: "d".into(),
-                subpath: "d".into(),
-                global: vec![0, 1, 2, 3],
-                ..Directory::default()
-            }
-            .with_hosts((0..4).map(|h| (h, true, vec![h])))
-            .with_countries([("AT", vec![2]), ("DE", vec![0, 1])])],
+            directories: vec![directory_d(4).with_countries([("AT", vec![2]), ("DE", vec![0, 1])])],
             netblock_countries: vec![NetCountry {
                 net: net.into(),
                 country: "DE".into(),
@@ -1033,25 +1031,13 @@ mod tests {
         // Host 0: the client's netblock and country (SE), https. Host 1: SE, ftp only.
         // Hosts 2 and 3: elsewhere, in the global list only.
         let data = SnapshotData {
-            hosts: (0..4)
-                .map(|_| Host {
-                    weight: 1,
-                    ..Host::default()
-                })
-                .collect(),
+            hosts: equal_hosts(4),
             base_urls: ["https://m0.example/pub", "ftp://m1.example/pub"]
                 .into_iter()
                 .chain(["https://m2.example/pub", "https://m3.example/pub"])
                 .map(String::from)
                 .collect(),
-            directories: vec![Directory {
-                name: "d".into(),
-                subpath: "d".into(),
-                global: vec![0, 1, 2, 3],
-                ..Directory::default()
-            }
-            .with_hosts((0..4).map(|h| (h, true, vec![h])))
-            .with_countries([("SE", vec![0, 1])])],
+            directories: vec![directory_d(4).with_countries([("SE", vec![0, 1])])],
             host_netblocks: vec![NetHosts {
                 net: net.into(),
                 hosts: vec![0],
