@@ -15,7 +15,7 @@ use crate::snapshot::model::HostIdx;
 
 /// The groups steps 5-6 give for one directory and one client country, before the request's
 /// screen.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct GeoGroups {
     /// The country's hosts the client may use, in archive order.
     pub country: Vec<HostIdx>,

@@ -963,7 +963,7 @@ mod tests {
     /// leave them, so the case does not depend on where the next snapshot is mapped.
     #[test]
     fn kept_geo_groups_are_not_read_for_another_snapshot() {
-        use crate::snapshot::model::{CountryContinent, NetCountry};
+        use crate::snapshot::model::NetCountry;
         let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
         // Hosts 0-1 in DE, 2 in AT (both Europe), 3 in the global list only.
         let data = SnapshotData {
@@ -976,15 +976,9 @@ mod tests {
                 net: net.into(),
                 country: "DE".into(),
             }],
-            countries: [("AT", "EU"), ("DE", "EU")]
-                .into_iter()
-                .map(|(country, continent)| CountryContinent {
-                    country: country.into(),
-                    continent: continent.into(),
-                })
-                .collect(),
             ..SnapshotData::default()
-        };
+        }
+        .with_country_continents([("AT", "EU"), ("DE", "EU")]);
         let snapshot = Snapshot::from_data(&data).unwrap();
         let dir = snapshot.directory("d").unwrap();
         let criteria = Criteria {

@@ -78,7 +78,7 @@ impl ContinentKeys {
 
 #[cfg(test)]
 mod tests {
-    use crate::snapshot::model::{CountryContinent, SnapshotData};
+    use crate::snapshot::model::SnapshotData;
     use crate::snapshot::Snapshot;
 
     /// Two codes have the same key exactly when `continent_of` gives both the same continent,
@@ -97,16 +97,7 @@ mod tests {
             ("Z9", "EU"),
             ("ZZ", "ZZ"),
         ];
-        let data = SnapshotData {
-            countries: pairs
-                .iter()
-                .map(|(country, continent)| CountryContinent {
-                    country: country.to_string(),
-                    continent: continent.to_string(),
-                })
-                .collect(),
-            ..SnapshotData::default()
-        };
+        let data = SnapshotData::default().with_country_continents(pairs);
         let snapshot = Snapshot::from_data(&data).unwrap();
         let codes = [
             "A1", "AT", "DE", "EG", "US", "Z9", "--", "XYZ", "ZZ", "FR", "de", "",
@@ -140,17 +131,12 @@ mod tests {
             .take(600)
             .collect();
         let continent = |i: usize| format!("K{:03}", i / 2);
-        let data = SnapshotData {
-            countries: codes
+        let data = SnapshotData::default().with_country_continents(
+            codes
                 .iter()
                 .enumerate()
-                .map(|(i, c)| CountryContinent {
-                    country: c.clone(),
-                    continent: continent(i),
-                })
-                .collect(),
-            ..SnapshotData::default()
-        };
+                .map(|(i, c)| (c.clone(), continent(i))),
+        );
         let snapshot = Snapshot::from_data(&data).unwrap();
         let keys: Vec<Option<u32>> = codes.iter().map(|c| snapshot.continent_key(c)).collect();
         assert!(keys.iter().all(Option::is_some));

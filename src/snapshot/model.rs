@@ -140,6 +140,23 @@ impl Directory {
     }
 }
 
+impl SnapshotData {
+    /// Sets `countries` from (country, continent) pairs, in order (tests, tools).
+    pub fn with_country_continents<C: Into<String>, K: Into<String>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (C, K)>,
+    ) -> Self {
+        self.countries = pairs
+            .into_iter()
+            .map(|(country, continent)| CountryContinent {
+                country: country.into(),
+                continent: continent.into(),
+            })
+            .collect();
+        self
+    }
+}
+
 impl ArchivedDirectory {
     /// The URLs of `entry`, one of this directory's `by_host` (empty if its run is out of
     /// range, which a validated snapshot rules out).
