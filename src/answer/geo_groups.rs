@@ -28,6 +28,9 @@ pub struct GeoGroups {
     pub country_listed: bool,
     /// The continent walk found hosts before any was screened out.
     pub continent_found: bool,
+    /// No host is in both lists, nor twice in one: an answer made of these alone need not
+    /// look for repeats (a valid bundle can still list a host under two countries).
+    pub distinct: bool,
 }
 
 impl GeoGroups {
@@ -37,6 +40,7 @@ impl GeoGroups {
         self.phrases.clear();
         self.country_listed = false;
         self.continent_found = false;
+        self.distinct = false;
     }
 }
 

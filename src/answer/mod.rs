@@ -10,6 +10,7 @@ pub mod request;
 pub mod resolve;
 pub mod screen;
 pub mod select;
+pub mod shuffle;
 
 use std::net::IpAddr;
 use std::time::SystemTime;

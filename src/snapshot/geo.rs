@@ -90,7 +90,8 @@ pub fn mmdb_country<S: AsRef<[u8]>>(reader: &maxminddb::Reader<S>, ip: IpAddr) -
     // IPv4-only database, where the IPv6 form would be an error.
     let ip = ip.to_canonical();
     let found = reader.lookup(ip).ok()?;
-    let code: String = found
+    // Borrowed from the database: the uppercase copy below is the one allocation.
+    let code: &str = found
         .decode_path(&maxminddb::path!["country", "iso_code"])
         .ok()??;
     if code.is_empty() {

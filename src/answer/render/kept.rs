@@ -54,12 +54,18 @@ fn settle(estimate: usize, actual: usize) {
 }
 
 /// One directory's plain lines, in the order of its `by_host`: host `at`'s line (its most
-/// preferred URL of https, http, ftp, the directory's path, `/`, a newline) is
-/// `bytes[ends[at - 1]..ends[at]]`, empty when the host has none of those schemes.
+/// preferred URL of https, http, ftp, the directory's path, `/`, a newline) starts at
+/// `bytes[spans[at].0]` and is `spans[at].1` bytes long, none when the host has none of those
+/// schemes. After the last line, [`BLOCK`] bytes of padding, so that every line starts a block
+/// of that many.
 pub struct DirLines {
     bytes: Vec<u8>,
-    ends: Vec<u32>,
+    spans: Vec<(u32, u32)>,
 }
+
+/// [`DirLines::append`] copies a line as a block of this many bytes when it is no longer:
+/// mirrorlist lines are 60 to 120 bytes.
+const BLOCK: usize = 128;
 
 impl DirLines {
     fn render(snapshot: &Snapshot, dir: &ArchivedDirectory) -> DirLines {
@@ -70,23 +76,54 @@ impl DirLines {
             UrlPolicy::Preferred(MIRRORLIST_PREFERENCE),
         );
         let mut bytes = Vec::with_capacity(dir.by_host.len() * 96);
-        let mut ends = Vec::with_capacity(dir.by_host.len());
+        let mut spans = Vec::with_capacity(dir.by_host.len());
         for entry in dir.by_host.iter() {
+            let start = bytes.len();
             lines.push(&mut bytes, dir.urls_of(entry));
-            ends.push(offset(bytes.len()));
+            spans.push((offset(start), offset(bytes.len() - start)));
         }
-        DirLines { bytes, ends }
+        bytes.resize(bytes.len() + BLOCK, 0);
+        DirLines { bytes, spans }
     }
 
     /// The line of the host at `at` in the directory's `by_host`.
     #[inline]
     pub fn line(&self, at: usize) -> &[u8] {
-        self.bytes.get(run(&self.ends, at)).unwrap_or_default()
+        let (start, len) = self.span(at);
+        self.bytes.get(start..start + len).unwrap_or_default()
+    }
+
+    /// Where the line of the host at `at` starts, and its length (none past the end).
+    #[inline]
+    fn span(&self, at: usize) -> (usize, usize) {
+        self.spans
+            .get(at)
+            .map_or((0, 0), |&(start, len)| (start as usize, len as usize))
+    }
+
+    /// Appends the line of the host at `at` to `out`. A line of up to [`BLOCK`] bytes goes
+    /// in as the block it starts, then `out` is cut back to the line's end: a copy whose length
+    /// is known when compiling is a few vector moves, one of the line's length a call to
+    /// `memcpy`, and those calls were half of a mirrorlist's rendering.
+    #[inline]
+    pub fn append(&self, out: &mut Vec<u8>, at: usize) {
+        let (start, len) = self.span(at);
+        match self
+            .bytes
+            .get(start..)
+            .and_then(|b| b.first_chunk::<BLOCK>())
+        {
+            Some(block) if len <= BLOCK => {
+                out.extend_from_slice(block);
+                out.truncate(out.len() - (BLOCK - len));
+            }
+            _ => out.extend_from_slice(self.line(at)),
+        }
     }
 
     /// The memory it holds (capacities, not lengths).
     fn size(&self) -> usize {
-        self.bytes.capacity() + 4 * self.ends.capacity()
+        self.bytes.capacity() + 8 * self.spans.capacity()
     }
 }
 

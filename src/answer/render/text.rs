@@ -15,13 +15,14 @@ pub fn mirrorlist(
     hosts: &[Chosen<'_>],
     policy: UrlPolicy<'_>,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96);
+    // Room for the header, the lines, and the block the last line is copied in.
+    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96 + 128);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
     if kept::is_plain(policy, file) {
         if let Some(lines) = kept::plain_lines(snapshot, dir) {
             for chosen in hosts {
-                out.extend_from_slice(lines.line(chosen.at));
+                lines.append(&mut out, chosen.at);
             }
             return out;
         }
@@ -65,9 +66,11 @@ mod tests {
 
     /// The kept lines (`render::lines`) and the lines made from their parts are the same
     /// bytes, for hosts in any order: schemes out of preference, none usable, a base ending
-    /// with `/`, and directories with and without a subpath.
+    /// with `/`, a line longer than the block kept lines are copied in, and directories with
+    /// and without a subpath.
     #[test]
     fn kept_lines_are_the_lines_made_from_parts() {
+        let long = format!("https://e.example/{}", "long/".repeat(30));
         let base_urls = [
             "rsync://a.example/pub",
             "ftp://b.example/pub",
@@ -75,8 +78,16 @@ mod tests {
             "https://b.example/pub",
             "http://c.example/",
             "https://d.example/x",
+            &long,
         ];
-        let hosts = [vec![0], vec![1, 2, 3], vec![4], vec![5, 4], vec![1]];
+        let hosts = [
+            vec![0],
+            vec![1, 2, 3],
+            vec![4],
+            vec![5, 4],
+            vec![6],
+            vec![1],
+        ];
         let data = SnapshotData {
             hosts: (0..hosts.len())
                 .map(|_| Host {
@@ -122,7 +133,7 @@ mod tests {
             assert_eq!(again, kept);
             assert_eq!(
                 String::from_utf8_lossy(&kept).lines().count(),
-                1 + 4,
+                1 + 5,
                 "the rsync-only host has no line"
             );
         }
