@@ -838,6 +838,40 @@ mod tests {
         .with_hosts((0..n).map(|h| (h, true, vec![h])))
     }
 
+    /// Hosts `0..4` of weight 1 carrying directory `d`, listed under `countries` (each of
+    /// `continents`' countries in Europe), and a netblock that puts 192.0.2.0/24 in DE; with
+    /// the criteria of the client 192.0.2.7 there.
+    fn de_client(
+        countries: &[(&str, Vec<HostIdx>)],
+        continents: &[&str],
+    ) -> (Snapshot, Criteria<'static>) {
+        use crate::snapshot::model::NetCountry;
+        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
+        let data = SnapshotData {
+            hosts: equal_hosts(4),
+            base_urls: (0..4)
+                .map(|h| format!("https://m{h}.example/pub"))
+                .collect(),
+            directories: vec![directory_d(4)
+                .with_countries(countries.iter().map(|(c, hosts)| (*c, hosts.clone())))],
+            netblock_countries: vec![NetCountry {
+                net: net.into(),
+                country: "DE".into(),
+            }],
+            ..SnapshotData::default()
+        }
+        .with_country_continents(continents.iter().map(|c| (*c, "EU")));
+        let criteria = Criteria {
+            client: Some("192.0.2.7".parse().unwrap()),
+            country: None,
+            netblock_matching: true,
+            protocols: None,
+            minimum: 1,
+            screen: None,
+        };
+        (Snapshot::from_data(&data).unwrap(), criteria)
+    }
+
     /// The table of host places a thread keeps is used again only for the directory and the
     /// snapshot instance it was built for (decision 24): a table left by another snapshot whose
     /// directory sat at the same address is rebuilt, not read. The same address is what a
@@ -898,32 +932,9 @@ mod tests {
     /// leave them, so the case does not depend on where the next snapshot is mapped.
     #[test]
     fn kept_geo_groups_are_not_read_for_another_snapshot() {
-        use crate::snapshot::model::NetCountry;
-        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
         // Hosts 0-1 in DE, 2 in AT (both Europe), 3 in the global list only.
-        let data = SnapshotData {
-            hosts: equal_hosts(4),
-            base_urls: (0..4)
-                .map(|h| format!("https://m{h}.example/pub"))
-                .collect(),
-            directories: vec![directory_d(4).with_countries([("AT", vec![2]), ("DE", vec![0, 1])])],
-            netblock_countries: vec![NetCountry {
-                net: net.into(),
-                country: "DE".into(),
-            }],
-            ..SnapshotData::default()
-        }
-        .with_country_continents([("AT", "EU"), ("DE", "EU")]);
-        let snapshot = Snapshot::from_data(&data).unwrap();
+        let (snapshot, criteria) = de_client(&[("AT", vec![2]), ("DE", vec![0, 1])], &["AT", "DE"]);
         let dir = snapshot.directory("d").unwrap();
-        let criteria = Criteria {
-            client: Some("192.0.2.7".parse().unwrap()),
-            country: None,
-            netblock_matching: true,
-            protocols: None,
-            minimum: 1,
-            screen: None,
-        };
         let address = std::ptr::from_ref(dir) as usize;
         let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
         // Groups that say DE's host is 3 and its continent has none, left by `left_by`.
@@ -957,32 +968,9 @@ mod tests {
     /// answered.
     #[test]
     fn a_host_under_two_countries_of_the_continent_is_answered_once() {
-        use crate::snapshot::model::NetCountry;
-        let net: ipnet::IpNet = "192.0.2.0/24".parse().unwrap();
-        let answers = |countries: [(&str, Vec<HostIdx>); 3]| {
-            let data = SnapshotData {
-                hosts: equal_hosts(4),
-                base_urls: (0..4)
-                    .map(|h| format!("https://m{h}.example/pub"))
-                    .collect(),
-                directories: vec![directory_d(4).with_countries(countries)],
-                netblock_countries: vec![NetCountry {
-                    net: net.into(),
-                    country: "DE".into(),
-                }],
-                ..SnapshotData::default()
-            }
-            .with_country_continents([("AT", "EU"), ("CH", "EU"), ("DE", "EU")]);
-            let snapshot = Snapshot::from_data(&data).unwrap();
+        let answers = |countries: &[(&str, Vec<HostIdx>)]| {
+            let (snapshot, criteria) = de_client(countries, &["AT", "CH", "DE"]);
             let dir = snapshot.directory("d").unwrap();
-            let criteria = Criteria {
-                client: Some("192.0.2.7".parse().unwrap()),
-                country: None,
-                netblock_matching: true,
-                protocols: None,
-                minimum: 1,
-                screen: None,
-            };
             let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
             // Twice: the second answer is made from the groups the first one kept.
             (0..2)
@@ -999,7 +987,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         // Host 2 under AT and CH; host 0 under DE (the client's) and CH.
-        let repeated = answers([("AT", vec![2]), ("CH", vec![0, 2, 3]), ("DE", vec![0, 1])]);
+        let repeated = answers(&[("AT", vec![2]), ("CH", vec![0, 2, 3]), ("DE", vec![0, 1])]);
         let once = [
             (Group::Geoip, 0),
             (Group::Geoip, 1),
@@ -1007,7 +995,7 @@ mod tests {
             (Group::Continent, 3),
         ];
         assert_eq!(repeated, [once, once]);
-        let distinct = answers([("AT", vec![2]), ("CH", vec![3]), ("DE", vec![0, 1])]);
+        let distinct = answers(&[("AT", vec![2]), ("CH", vec![3]), ("DE", vec![0, 1])]);
         assert_eq!(distinct, [once, once]);
     }
 
