@@ -1,4 +1,4 @@
-//! The orders of step 9 (docs/protocol.md section 6.2): sampling without replacement by
+//! The orders of step 9 (docs/protocol.md sections 6.2 and 7): sampling without replacement by
 //! weight for the country, GeoIP, continent and global groups, and the uniform
 //! shuffles of ASN hosts and of netblocks of one prefix length.
 
@@ -73,6 +73,8 @@ pub fn weighted_order<'s, R: Rng + ?Sized>(
     order
 }
 
+/// Every order of `list` equally likely: the ASN group is shuffled without weights
+/// (docs/protocol.md section 7).
 pub fn uniform_shuffle<R: Rng + ?Sized>(list: &mut [HostIdx], rng: &mut R) {
     list.shuffle(rng);
 }

@@ -65,7 +65,7 @@ pub struct DirLines {
 
 /// [`DirLines::append`] copies a line as a block of this many bytes when it is no longer:
 /// mirrorlist lines are 60 to 120 bytes.
-const BLOCK: usize = 128;
+pub(super) const BLOCK: usize = 128;
 
 impl DirLines {
     fn render(snapshot: &Snapshot, dir: &ArchivedDirectory) -> DirLines {

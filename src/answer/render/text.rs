@@ -16,7 +16,7 @@ pub fn mirrorlist(
     policy: UrlPolicy<'_>,
 ) -> Vec<u8> {
     // Room for the header, the lines, and the block the last line is copied in.
-    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96 + 128);
+    let mut out = Vec::with_capacity(header.len() + 1 + hosts.len() * 96 + kept::BLOCK);
     out.extend_from_slice(header.as_bytes());
     out.push(b'\n');
     if kept::is_plain(policy, file) {
