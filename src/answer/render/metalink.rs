@@ -298,4 +298,72 @@ mod tests {
             assert!(kept::metalink_urls(&snapshot, dir, file).is_some());
         }
     }
+
+    /// A directory of 160 hosts (120 with URLs) answered in full: places 1 (preference 100), 2 to 91 (two
+    /// digits), 92 to 99 (one) and past 100 (1 again) take the kept elements' three ways of
+    /// writing a preference, each of which must give what the elements made from parts give.
+    #[test]
+    fn kept_elements_match_at_every_width_of_preference() {
+        use crate::snapshot::model::{Directory, Host, SnapshotData};
+        let hosts: Vec<Host> = (0..160)
+            .map(|i| Host {
+                country: ["DE", "A&B", ""][i % 3].into(),
+                weight: 1,
+                ..Host::default()
+            })
+            .collect();
+        let base_urls: Vec<String> = (0..160 * 3)
+            .map(|u| format!("{}://m{u}.example/p", ["https", "http", "rsync"][u % 3]))
+            .collect();
+        // Hosts with none, one, two and three URLs; some private.
+        let by_host: Vec<(u32, bool, Vec<u32>)> = (0..160u32)
+            .map(|h| (h, h % 7 != 0, (0..h % 4).map(|k| h * 3 + k % 3).collect()))
+            .collect();
+        let data = SnapshotData {
+            hosts,
+            base_urls,
+            directories: vec![Directory {
+                name: "d".into(),
+                subpath: "s/d".into(),
+                ..Directory::default()
+            }
+            .with_hosts(by_host)],
+            ..SnapshotData::default()
+        };
+        let snapshot = Snapshot::from_data(&data).unwrap();
+        let dir = snapshot.directory("d").unwrap();
+        let mut chosen = Chosen::every_host(dir);
+        for round in 0..3 {
+            // Another order each round: the first places go to hosts with and without URLs.
+            chosen.rotate_left(37 * round + 1);
+            let by_parts = metalink_kept_or_not(
+                &snapshot,
+                "date",
+                dir,
+                "repomd.xml",
+                &[],
+                &chosen,
+                UrlPolicy::All,
+                false,
+            );
+            let kept = metalink(
+                &snapshot,
+                "date",
+                dir,
+                "repomd.xml",
+                &[],
+                &chosen,
+                UrlPolicy::All,
+            );
+            let text = String::from_utf8(kept.clone()).unwrap();
+            for preference in ["100", "57", "10", "9", "2", "1"] {
+                assert!(
+                    text.contains(&format!(" preference=\"{preference}\"")),
+                    "round {round}: no preference {preference}"
+                );
+            }
+            assert_eq!(text, String::from_utf8(by_parts).unwrap(), "round {round}");
+        }
+        assert!(kept::metalink_urls(&snapshot, dir, "repomd.xml").is_some());
+    }
 }
