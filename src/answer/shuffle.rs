@@ -92,3 +92,85 @@ pub fn shuffle_runs<R: Rng + ?Sized>(list: &mut [(u8, HostIdx)], rng: &mut R) {
         start = end;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::model::{Host, SnapshotData};
+
+    /// Draws exactly the words it is given.
+    struct Scripted(std::vec::IntoIter<u64>);
+
+    impl rand::RngCore for Scripted {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0.next().expect("no more scripted draws")
+        }
+        fn fill_bytes(&mut self, _: &mut [u8]) {
+            unreachable!("the shuffle draws whole words")
+        }
+    }
+
+    fn equal_hosts(n: usize) -> Snapshot {
+        let hosts = vec![
+            Host {
+                weight: 1,
+                ..Host::default()
+            };
+            n
+        ];
+        Snapshot::from_data(&SnapshotData {
+            hosts,
+            ..SnapshotData::default()
+        })
+        .unwrap()
+    }
+
+    /// Two arrivals a few units in the last place apart agree above the place bits: the order
+    /// must come from the full keys, not from the places that break the tie in the first sort.
+    #[test]
+    fn keys_that_agree_above_the_place_bits_are_ordered_in_full() {
+        let snapshot = equal_hosts(2);
+        // The ziggurat's layer is the low byte (1 here, a fast-path layer) and the uniform
+        // draw the top 52 bits: the first host's is one unit larger, so it arrives later.
+        let early = 0x4000_0000_0000_0001_u64;
+        let mut rng = Scripted(vec![early + (1 << 12), early].into_iter());
+        let mut scratch = ShuffleScratch::default();
+        let order = weighted_order(&snapshot, &[0, 1], &mut rng, &mut scratch);
+        assert_eq!(order, [1, 0]);
+    }
+
+    /// A list too long to number in the place bits is sorted by its full keys: every place
+    /// once, and the heavier half of the hosts first about as often as the weights say.
+    #[test]
+    fn a_list_past_the_place_bits_is_a_weighted_order() {
+        let n = (1 << 12) + 100;
+        let mut data = SnapshotData {
+            hosts: vec![Host::default(); n],
+            ..SnapshotData::default()
+        };
+        for (i, h) in data.hosts.iter_mut().enumerate() {
+            h.weight = if i < n / 2 { 3 } else { 1 };
+        }
+        let snapshot = Snapshot::from_data(&data).unwrap();
+        let list: Vec<HostIdx> = (0..n as HostIdx).collect();
+        let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(11);
+        let mut scratch = ShuffleScratch::default();
+        let rounds = 400;
+        let mut heavy_first = 0;
+        for _ in 0..rounds {
+            let order = weighted_order(&snapshot, &list, &mut rng, &mut scratch);
+            let mut seen = order.to_vec();
+            seen.sort_unstable();
+            assert!(seen.iter().copied().eq(0..n as u64), "a permutation");
+            heavy_first += usize::from(order[0] < (n / 2) as u64);
+        }
+        // P(first is heavy) = 3/4; over 400 rounds the standard deviation is under 9.
+        assert!(
+            (255..=345).contains(&heavy_first),
+            "{heavy_first} of {rounds}"
+        );
+    }
+}
