@@ -336,25 +336,12 @@ mod tests {
         for round in 0..3 {
             // Another order each round: the first places go to hosts with and without URLs.
             chosen.rotate_left(37 * round + 1);
-            let by_parts = metalink_kept_or_not(
-                &snapshot,
-                "date",
-                dir,
-                "repomd.xml",
-                &[],
-                &chosen,
-                UrlPolicy::All,
-                false,
-            );
-            let kept = metalink(
-                &snapshot,
-                "date",
-                dir,
-                "repomd.xml",
-                &[],
-                &chosen,
-                UrlPolicy::All,
-            );
+            let render = |keep| {
+                let (file, policy) = ("repomd.xml", UrlPolicy::All);
+                metalink_kept_or_not(&snapshot, "date", dir, file, &[], &chosen, policy, keep)
+            };
+            // Made from parts, then from the kept elements (`metalink` keeps).
+            let (by_parts, kept) = (render(false), render(true));
             let text = String::from_utf8(kept.clone()).unwrap();
             for preference in ["100", "57", "10", "9", "2", "1"] {
                 assert!(
