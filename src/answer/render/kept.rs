@@ -150,7 +150,8 @@ pub struct DirUrls {
     cut_ends: Vec<u32>,
 }
 
-/// Answer places past this many hosts get one-digit preferences (100 down to 10, then 9).
+/// The first this many places of an answer get preferences of 100 down to 10; later places
+/// one digit (9 down to 1, then 1 again).
 const TWO_DIGIT_PLACES: usize = 91;
 
 impl DirUrls {
