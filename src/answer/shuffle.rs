@@ -23,6 +23,9 @@ pub struct ShuffleScratch {
 ///
 /// Returns the order as places in `list` (first arrival first), in `scratch`, which is reused
 /// from one list to the next; the caller reads the hosts from `list` in that order.
+// Not inlined into `select`: when it was (a build's choice), an EU answer took 700 more
+// instructions (loadtest/RESULTS.md, ninth round).
+#[inline(never)]
 pub fn weighted_order<'s, R: Rng + ?Sized>(
     snapshot: &Snapshot,
     list: &[HostIdx],
