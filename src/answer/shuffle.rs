@@ -116,14 +116,15 @@ mod tests {
         }
     }
 
-    fn equal_hosts(n: usize) -> Snapshot {
-        let hosts = vec![
-            Host {
-                weight: 1,
+    /// A snapshot of hosts with these weights, host `i` weighing `weights[i]`.
+    fn hosts_weighing(weights: impl IntoIterator<Item = u32>) -> Snapshot {
+        let hosts = weights
+            .into_iter()
+            .map(|weight| Host {
+                weight,
                 ..Host::default()
-            };
-            n
-        ];
+            })
+            .collect();
         Snapshot::from_data(&SnapshotData {
             hosts,
             ..SnapshotData::default()
@@ -135,7 +136,7 @@ mod tests {
     /// must come from the full keys, not from the places that break the tie in the first sort.
     #[test]
     fn keys_that_agree_above_the_place_bits_are_ordered_in_full() {
-        let snapshot = equal_hosts(2);
+        let snapshot = hosts_weighing([1, 1]);
         // The ziggurat's layer is the low byte (1 here, a fast-path layer) and the uniform
         // draw the top 52 bits: the first host's is one unit larger, so it arrives later.
         let early = 0x4000_0000_0000_0001_u64;
@@ -150,14 +151,7 @@ mod tests {
     #[test]
     fn a_list_past_the_place_bits_is_a_weighted_order() {
         let n = (1 << 12) + 100;
-        let mut data = SnapshotData {
-            hosts: vec![Host::default(); n],
-            ..SnapshotData::default()
-        };
-        for (i, h) in data.hosts.iter_mut().enumerate() {
-            h.weight = if i < n / 2 { 3 } else { 1 };
-        }
-        let snapshot = Snapshot::from_data(&data).unwrap();
+        let snapshot = hosts_weighing((0..n).map(|i| if i < n / 2 { 3 } else { 1 }));
         let list: Vec<HostIdx> = (0..n as HostIdx).collect();
         let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(11);
         let mut scratch = ShuffleScratch::default();
