@@ -1,11 +1,11 @@
 //! One client connection, from accept to close: the HTTP/1-or-2 detection on its first bytes,
 //! hyper serving it with the poll-first graceful drain, and the per-connection watchdog
-//! (first-request and idle timeouts) with the stream and service wrappers that feed it.
+//! (request-head and idle timeouts) with the stream and service wrappers that feed it.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -61,7 +61,10 @@ impl Connections {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+            // The watchdog times every request head ([`Activity::expired`]): hyper's own
+            // timer is armed and dropped once a request, which cost 1.4k instructions and
+            // 3-7 % of an EU mirrorlist's req/s (loadtest/RESULTS.md, eleventh round).
+            .header_read_timeout(None::<Duration>)
             .max_buf_size(limits.max_header_bytes.max(8192))
             // A client may shut down its sending side once its request is out (`nc -N`, some
             // scripts): answer it anyway. Without this hyper drops the answer whenever the FIN
@@ -144,6 +147,7 @@ async fn serve_one(
         return; // closed, or silent, before sending anything
     };
     let is_h2 = first.is_h2();
+    activity.http1.store(!is_h2, Ordering::Relaxed);
     let io = Watched {
         inner: Prefixed::new(first, stream),
         activity,
@@ -347,14 +351,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     }
 }
 
-/// What the connection watchdog needs to know: when a byte last moved, and whether a
-/// request has been read yet. Shared by the stream wrapper, the service wrapper and the
-/// watchdog of one connection.
+/// What the connection watchdog needs to know: when a byte last moved, and how many requests
+/// have been read and when the last one was. Shared by the stream wrapper, the service
+/// wrapper and the watchdog of one connection.
 struct Activity {
     start: Instant,
     /// Milliseconds from `start` to the last read or write that moved a byte.
     last_ms: AtomicU64,
+    /// Milliseconds from `start` to the last complete request head.
+    last_request_ms: AtomicU64,
     requests: AtomicU64,
+    /// HTTP/1: every request head is timed, not only the first (HTTP/2 multiplexes, so
+    /// there is no "next head" to wait for).
+    http1: AtomicBool,
     /// Wakes the watchdog out of its header-timeout wait when the first request arrives.
     first_request: tokio::sync::Notify,
 }
@@ -364,23 +373,45 @@ impl Activity {
         Activity {
             start: Instant::now(),
             last_ms: AtomicU64::new(0),
+            last_request_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            http1: AtomicBool::new(false),
             first_request: tokio::sync::Notify::new(),
         }
     }
 
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(self.elapsed_ms(), Ordering::Relaxed);
+    }
+
+    /// Records a complete request head; true for the connection's first.
+    fn request_read(&self) -> bool {
+        self.last_request_ms
+            .store(self.elapsed_ms(), Ordering::Relaxed);
+        // Release: a watchdog that sees the new count sees the new time too.
+        self.requests.fetch_add(1, Ordering::Release) == 0
+    }
+
+    /// `ms` milliseconds after `start`.
+    fn at(&self, ms: &AtomicU64) -> Instant {
+        self.start + Duration::from_millis(ms.load(Ordering::Relaxed))
     }
 
     /// Completes when the connection should be closed: no complete request head within
-    /// `header_timeout` of the accept (hyper's own header timer does not run while the
-    /// HTTP/1-or-2 detection waits for the first bytes, nor at all on HTTP/2), or, after that,
-    /// no byte moved for `idle_timeout`.
+    /// `header_timeout` of the accept (hyper's header timer would not run while the
+    /// HTTP/1-or-2 detection waits for the first bytes, nor at all on HTTP/2), or on HTTP/1
+    /// within `header_timeout` of the previous request (its answer is written at once), or,
+    /// after the first request, no byte moved for `idle_timeout`. It sleeps until the
+    /// nearest of those deadlines and looks again, so a connection's requests arm no timer:
+    /// one that keeps sending heads wakes it once per `header_timeout`.
     async fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> &'static str {
         loop {
-            if self.requests.load(Ordering::Relaxed) == 0 {
+            let requests = self.requests.load(Ordering::Acquire);
+            if requests == 0 {
                 let deadline = self.start + header_timeout;
                 tokio::select! {
                     () = tokio::time::sleep_until(deadline) => {}
@@ -391,10 +422,21 @@ impl Activity {
                 }
                 continue;
             }
-            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = self.start + last + idle_timeout;
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            let idle_deadline = self.at(&self.last_ms) + idle_timeout;
+            if now >= idle_deadline {
                 return "idle timeout";
+            }
+            let mut deadline = idle_deadline;
+            if self.http1.load(Ordering::Relaxed) {
+                let head_deadline = self.at(&self.last_request_ms) + header_timeout;
+                if now >= head_deadline {
+                    if self.requests.load(Ordering::Acquire) == requests {
+                        return "no complete request head within the header read timeout of the previous request";
+                    }
+                    continue;
+                }
+                deadline = deadline.min(head_deadline);
             }
             tokio::time::sleep_until(deadline).await;
         }
@@ -484,7 +526,7 @@ where
     type Future = GuardedFuture<S::Future>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        if self.activity.requests.fetch_add(1, Ordering::Relaxed) == 0 {
+        if self.activity.request_read() {
             // `notify_one` keeps a permit if the watchdog is not waiting yet.
             self.activity.first_request.notify_one();
         }

@@ -8,8 +8,9 @@ pub struct Limits {
     /// Connections served at once; further ones wait in the kernel's accept queue.
     pub max_connections: usize,
     /// Time allowed to receive a request's headers (slowloris), counted from the accept for
-    /// the first request of a connection (HTTP/1 and HTTP/2) and from the end of the previous
-    /// response for the next one on an HTTP/1 keep-alive connection (hyper's own timer).
+    /// the first request of a connection (HTTP/1 and HTTP/2) and from the previous request
+    /// (answered at once) for the next one on an HTTP/1 keep-alive connection; the
+    /// connection's watchdog times both.
     pub header_read_timeout: Duration,
     /// Time a connection may go with no byte moving in either direction after its first
     /// request: idle HTTP/2 connections, and clients that stop reading their answers.

@@ -1,6 +1,6 @@
 //! Slow and idle clients: 1,000 connections that send nothing, trickle a request a byte at a
-//! time, stop half-way through their headers, stall an HTTP/2 preface, or go idle after one
-//! answer. While they are all open, normal requests on fresh connections are answered at
+//! time, stop half-way through their headers, stall an HTTP/2 preface, go idle after one
+//! answer, or trickle a second request after one answer. While they are all open, normal requests on fresh connections are answered at
 //! the usual speed; then every slow connection is closed by the server's timeouts (the
 //! client sees EOF), not before the timeout and not much after it. A second test runs the
 //! server out of file descriptors and shows it backs off and recovers.
@@ -33,14 +33,18 @@ enum Slow {
     TrickleH2,
     /// Sends one complete request, reads the answer, then keeps the connection idle.
     IdleKeepAlive,
+    /// Sends one complete request, reads the answer, then trickles a second one: bytes keep
+    /// moving, so only the timer on every request head (not the idle one) can close it.
+    TrickleAfterAnswer,
 }
 
-const KINDS: [Slow; 5] = [
+const KINDS: [Slow; 6] = [
     Slow::Silent,
     Slow::Trickle,
     Slow::HalfHead,
     Slow::TrickleH2,
     Slow::IdleKeepAlive,
+    Slow::TrickleAfterAnswer,
 ];
 
 struct SlowConn {
@@ -68,7 +72,7 @@ fn open(addr: SocketAddr, kind: Slow) -> SlowConn {
             Vec::new()
         }
         Slow::TrickleH2 => b"PRI * HTTP/2.0\r\n\r\nSM".to_vec(),
-        Slow::IdleKeepAlive => {
+        Slow::IdleKeepAlive | Slow::TrickleAfterAnswer => {
             stream.set_read_timeout(Some(IO_LIMIT)).unwrap();
             stream
                 .write_all(
@@ -77,7 +81,10 @@ fn open(addr: SocketAddr, kind: Slow) -> SlowConn {
                 .unwrap();
             read_one_response(&mut stream);
             since = Instant::now();
-            Vec::new()
+            match kind {
+                Slow::TrickleAfterAnswer => request.to_vec(),
+                _ => Vec::new(),
+            }
         }
     };
     stream.set_nonblocking(true).unwrap();
