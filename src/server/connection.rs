@@ -62,8 +62,8 @@ impl Connections {
             .http1()
             .timer(TokioTimer::new())
             // The watchdog times every request head ([`Activity::expired`]): hyper's own
-            // timer is armed and dropped once a request, which cost 1.4k instructions and
-            // 3-7 % of an EU mirrorlist's req/s (loadtest/RESULTS.md, eleventh round).
+            // timer is armed and dropped once a request, which cost 1.5k-1.7k instructions
+            // and about 4 % of an EU mirrorlist's req/s (loadtest/RESULTS.md, eleventh round).
             .header_read_timeout(None::<Duration>)
             .max_buf_size(limits.max_header_bytes.max(8192))
             // A client may shut down its sending side once its request is out (`nc -N`, some
@@ -401,44 +401,51 @@ impl Activity {
         self.start + Duration::from_millis(ms.load(Ordering::Relaxed))
     }
 
-    /// Completes when the connection should be closed: no complete request head within
-    /// `header_timeout` of the accept (hyper's header timer would not run while the
-    /// HTTP/1-or-2 detection waits for the first bytes, nor at all on HTTP/2), or on HTTP/1
-    /// within `header_timeout` of the previous request (its answer is written at once), or,
-    /// after the first request, no byte moved for `idle_timeout`. It sleeps until the
-    /// nearest of those deadlines and looks again, so a connection's requests arm no timer:
-    /// one that keeps sending heads wakes it once per `header_timeout`.
+    /// Completes when the connection should be closed: a request head not complete within
+    /// `header_timeout` of the last one (of the accept, for the first: hyper's header timer
+    /// would not run while the HTTP/1-or-2 detection waits for the first bytes), timed for
+    /// every head on HTTP/1 and for the first on HTTP/2, which multiplexes; or, after the
+    /// first request, no byte moved for `idle_timeout`. It sleeps until the nearest deadline
+    /// and looks again, so requests arm no timer: a connection that keeps sending heads
+    /// wakes it once per `header_timeout`.
     async fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> &'static str {
         loop {
             let requests = self.requests.load(Ordering::Acquire);
-            if requests == 0 {
-                let deadline = self.start + header_timeout;
-                tokio::select! {
-                    () = tokio::time::sleep_until(deadline) => {}
-                    () = self.first_request.notified() => continue,
-                }
-                if self.requests.load(Ordering::Relaxed) == 0 {
-                    return "no complete request within the header read timeout";
-                }
-                continue;
-            }
             let now = Instant::now();
+            let idle_counts = requests > 0;
             let idle_deadline = self.at(&self.last_ms) + idle_timeout;
-            if now >= idle_deadline {
+            if idle_counts && now >= idle_deadline {
                 return "idle timeout";
             }
-            let mut deadline = idle_deadline;
-            if self.http1.load(Ordering::Relaxed) {
-                let head_deadline = self.at(&self.last_request_ms) + header_timeout;
-                if now >= head_deadline {
-                    if self.requests.load(Ordering::Acquire) == requests {
-                        return "no complete request head within the header read timeout of the previous request";
-                    }
-                    continue;
+            // `last_request_ms` is 0 until the first request: its head is timed from the accept.
+            let head_counts = requests == 0 || self.http1.load(Ordering::Relaxed);
+            let head_deadline = self.at(&self.last_request_ms) + header_timeout;
+            if head_counts && now >= head_deadline {
+                if self.requests.load(Ordering::Acquire) != requests {
+                    continue; // a head arrived meanwhile
                 }
-                deadline = deadline.min(head_deadline);
+                return if requests == 0 {
+                    "no complete request within the header read timeout"
+                } else {
+                    "no complete request head within the header read timeout of the previous request"
+                };
             }
-            tokio::time::sleep_until(deadline).await;
+            // At least one counts: the head's before the first request, the idle one after.
+            let deadline = match (head_counts, idle_counts) {
+                (true, true) => head_deadline.min(idle_deadline),
+                (true, false) => head_deadline,
+                (false, _) => idle_deadline,
+            };
+            if requests == 0 {
+                // Woken by the first request too: from then on the idle deadline counts, and
+                // it may be the nearer one.
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {}
+                    () = self.first_request.notified() => {}
+                }
+            } else {
+                tokio::time::sleep_until(deadline).await;
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Slow and idle clients: 1,000 connections that send nothing, trickle a request a byte at a
 //! time, stop half-way through their headers, stall an HTTP/2 preface, go idle after one
-//! answer, or trickle a second request after one answer. While they are all open, normal requests on fresh connections are answered at
-//! the usual speed; then every slow connection is closed by the server's timeouts (the
-//! client sees EOF), not before the timeout and not much after it. A second test runs the
-//! server out of file descriptors and shows it backs off and recovers.
+//! answer, or trickle a second request after one answer. While they are all open, normal
+//! requests on fresh connections are answered at the usual speed; then every slow connection
+//! is closed by the server's timeouts (the client sees EOF), not before the timeout and not
+//! much after it. A second test runs the server out of file descriptors and shows it backs
+//! off and recovers.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
